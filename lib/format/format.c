@@ -1,0 +1,863 @@
+/*
+ * format: the encrypted object container v1.  See format.h and
+ * docs/FORMAT.md.
+ *
+ * Invariants: a format_obj's keys (chunk key, header MAC key) are in secure
+ * memory and wiped by format_free(); the parser reads only inside the bytes
+ * it was given and checks every length before it uses it; every failure
+ * that depends on stored bytes returns CS_EAUTH.
+ */
+#include "format.h"
+#include "crypto/kdf.h"
+#include "crypto/keywrap.h"
+#include "util/err.h"
+#include "util/secmem.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+static const uint8_t format_magic[8] = {0x89, 'C', 'S', 'O', '\r', '\n', 0x1a, '\n'};
+static const uint8_t format_tmagic[8] = {0x89, 'C', 'S', 'T', '\r', '\n', 0x1a, '\n'};
+
+#define FORMAT_FIXED_LEN  44 /* magic .. kek version */
+#define FORMAT_TAG_LEN    32
+#define FORMAT_WRAP_LEN   40 /* RFC 5649 wrap of a 32-byte DEK */
+#define FORMAT_META_INDEX UINT64_MAX
+
+/* AAD flags */
+#define FORMAT_AAD_FINAL 0x01
+#define FORMAT_AAD_META  0x02
+
+static const char info_enc[] = "cryptstore v1 chunk encryption key";
+static const char info_mac[] = "cryptstore v1 chunk mac key";
+static const char info_hdr[] = "cryptstore v1 header mac key";
+
+struct format_obj {
+	const struct suite_info *suite;
+	uint32_t chunk;
+	uint8_t id[FORMAT_OBJID_LEN];
+	char *label, *bucket, *kek_id;
+	uint32_t kek_version;
+	uint8_t *hdr;
+	size_t hlen;
+	uint8_t *meta;
+	size_t meta_len;
+	struct engine_key *ck; /* chunk key (secure memory) */
+	uint8_t *hkey;         /* header/trailer MAC key, 32 bytes (secure memory) */
+	uint64_t len, nchunks; /* opened objects */
+};
+
+/* ---- byte order ---------------------------------------------------------- */
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* ---- geometry ------------------------------------------------------------ */
+
+size_t
+format_stride(const struct format_obj *o)
+{
+	return o->suite->iv_len + o->chunk + o->suite->tag_len;
+}
+
+uint64_t
+format_chunk_offset(const struct format_obj *o, uint64_t i)
+{
+	return o->hlen + i * format_stride(o);
+}
+
+uint64_t
+format_chunk_count(const struct format_obj *o, uint64_t len)
+{
+	return len == 0 ? 1 : (len - 1) / o->chunk + 1;
+}
+
+/* format_final_stored: stored bytes of the final chunk of a len-byte object. */
+static size_t
+format_final_stored(const struct format_obj *o, uint64_t len)
+{
+	uint64_t n = format_chunk_count(o, len);
+
+	return suite_sealed_len(o->suite, (size_t)(len - (n - 1) * o->chunk), true);
+}
+
+uint64_t
+format_stored_size(const struct format_obj *o, uint64_t len)
+{
+	return format_chunk_offset(o, format_chunk_count(o, len) - 1) +
+	       format_final_stored(o, len) + FORMAT_TRAILER_LEN;
+}
+
+size_t
+format_rec_size(const struct format_obj *o)
+{
+	size_t n = FORMAT_AAD_LEN + format_stride(o) + SUITE_PAD_MAX;
+
+	return (n + 63) / 64 * 64;
+}
+
+uint8_t *
+format_rec_text(const struct format_obj *o, uint8_t *buf)
+{
+	return buf + FORMAT_AAD_LEN + o->suite->iv_len;
+}
+
+size_t
+format_rec_stored(const struct format_obj *o, const struct engine_rec *r)
+{
+	return o->suite->iv_len + r->len + o->suite->tag_len;
+}
+
+static void
+format_aad(const struct format_obj *o, uint8_t *aad, uint64_t index, uint8_t flags)
+{
+	memcpy(aad, o->id, FORMAT_OBJID_LEN);
+	put64(aad + 16, index);
+	aad[24] = flags;
+	memset(aad + 25, 0, FORMAT_AAD_LEN - 25);
+}
+
+void
+format_rec_init(const struct format_obj *o, struct engine_rec *r, uint8_t *buf, uint64_t index,
+		bool final, size_t len)
+{
+	format_aad(o, buf, index, final ? FORMAT_AAD_FINAL : 0);
+	memset(r, 0, sizeof(*r));
+	r->buf = buf;
+	r->aad_len = FORMAT_AAD_LEN;
+	r->len = len;
+	r->key = o->ck;
+	r->final = final;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+const uint8_t *
+format_header(const struct format_obj *o, size_t *len)
+{
+	*len = o->hlen;
+	return o->hdr;
+}
+
+const struct suite_info *
+format_suite(const struct format_obj *o)
+{
+	return o->suite;
+}
+
+uint32_t
+format_chunk_size(const struct format_obj *o)
+{
+	return o->chunk;
+}
+
+const uint8_t *
+format_object_id(const struct format_obj *o)
+{
+	return o->id;
+}
+
+const char *
+format_label(const struct format_obj *o)
+{
+	return o->label;
+}
+
+const char *
+format_bucket(const struct format_obj *o)
+{
+	return o->bucket;
+}
+
+const char *
+format_kek_id(const struct format_obj *o)
+{
+	return o->kek_id;
+}
+
+uint32_t
+format_kek_version(const struct format_obj *o)
+{
+	return o->kek_version;
+}
+
+const uint8_t *
+format_meta(const struct format_obj *o, size_t *len)
+{
+	*len = o->meta_len;
+	return o->meta;
+}
+
+uint64_t
+format_length(const struct format_obj *o)
+{
+	return o->len;
+}
+
+uint64_t
+format_nchunks(const struct format_obj *o)
+{
+	return o->nchunks;
+}
+
+void
+format_free(struct format_obj *o)
+{
+	if (o == NULL)
+		return;
+	engine_key_free(o->ck);
+	secmem_free(o->hkey, 32);
+	free(o->label);
+	free(o->bucket);
+	free(o->kek_id);
+	free(o->hdr);
+	if (o->meta != NULL)
+		secmem_wipe(o->meta, o->meta_len);
+	free(o->meta);
+	free(o);
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* format_keys: derive the chunk key and the header MAC key from dek. */
+static int
+format_keys(struct format_obj *o, const uint8_t *dek)
+{
+	uint8_t *k;
+	int rc;
+
+	if ((k = secmem_alloc(64)) == NULL)
+		return CS_ENOMEM;
+	if ((o->hkey = secmem_alloc(32)) == NULL) {
+		rc = CS_ENOMEM;
+		goto out;
+	}
+	if ((rc = kdf_hkdf_sha256(k, 32, dek, FORMAT_DEK_LEN, o->id, FORMAT_OBJID_LEN,
+				  (const uint8_t *)info_enc, sizeof(info_enc) - 1)) != 0 ||
+	    (rc = kdf_hkdf_sha256(k + 32, 32, dek, FORMAT_DEK_LEN, o->id, FORMAT_OBJID_LEN,
+				  (const uint8_t *)info_mac, sizeof(info_mac) - 1)) != 0 ||
+	    (rc = kdf_hkdf_sha256(o->hkey, 32, dek, FORMAT_DEK_LEN, o->id, FORMAT_OBJID_LEN,
+				  (const uint8_t *)info_hdr, sizeof(info_hdr) - 1)) != 0)
+		goto out;
+	rc = engine_key_new(&o->ck, o->suite, k, o->suite->has_mac_key ? k + 32 : NULL);
+out:
+	secmem_free(k, 64);
+	return rc;
+}
+
+static EVP_MAC *format_mac;
+static pthread_once_t format_mac_once = PTHREAD_ONCE_INIT;
+
+static void
+format_mac_fetch(void)
+{
+	format_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* format_hmac: HMAC-SHA-256 under the 32-byte key over a || b. */
+static int
+format_hmac(const uint8_t *key, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+	    uint8_t out[32])
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+	size_t n = 0;
+	int ok;
+
+	pthread_once(&format_mac_once, format_mac_fetch);
+	if (format_mac == NULL || (ctx = EVP_MAC_CTX_new(format_mac)) == NULL)
+		return CS_ECRYPTO;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)(uintptr_t) "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ok = EVP_MAC_init(ctx, key, 32, params) == 1 && EVP_MAC_update(ctx, a, alen) == 1 &&
+	     (blen == 0 || EVP_MAC_update(ctx, b, blen) == 1) &&
+	     EVP_MAC_final(ctx, out, &n, 32) == 1 && n == 32;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : CS_ECRYPTO;
+}
+
+/* format_meta_rec: seal (or open) the metadata record in place in buf. */
+static int
+format_meta_rec(struct format_obj *o, struct engine *e, uint8_t *buf, size_t len, bool seal,
+		size_t *outlen)
+{
+	struct engine_rec r;
+	int rc;
+
+	format_rec_init(o, &r, buf, FORMAT_META_INDEX, true, len);
+	buf[24] = FORMAT_AAD_FINAL | FORMAT_AAD_META;
+	rc = seal ? engine_seal(e, &r, 1) : engine_open(e, &r, 1);
+	*outlen = r.len;
+	return rc;
+}
+
+static char *
+format_strdup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+/* ---- creating ------------------------------------------------------------ */
+
+static size_t
+format_str_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, FORMAT_STR_MAX + 1);
+	return n > FORMAT_STR_MAX ? 0 : n;
+}
+
+int
+format_create(struct format_obj **out, const struct format_params *p, struct engine *e)
+{
+	size_t nl = format_str_ok(p->label), nb = format_str_ok(p->bucket);
+	size_t nk = format_str_ok(p->kek.id), mrec, hlen, off, clen;
+	uint8_t *dek = NULL, *mbuf = NULL;
+	struct format_obj *o;
+	int rc = CS_EINVAL;
+
+	*out = NULL;
+	if (nl == 0 || nb == 0 || nk == 0 || p->kek.key == NULL || p->meta_len > FORMAT_META_MAX ||
+	    (p->meta == NULL && p->meta_len > 0))
+		return CS_EINVAL;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return CS_ENOMEM;
+	o->suite = p->suite != NULL ? p->suite : suite_default();
+	o->chunk = p->chunk_size != 0 ? p->chunk_size : FORMAT_CHUNK_DEFAULT;
+	if (o->chunk < FORMAT_CHUNK_MIN || o->chunk > FORMAT_CHUNK_MAX || o->chunk % 16 != 0)
+		goto err;
+	o->kek_version = p->kek.version;
+	rc = CS_ENOMEM;
+	if ((o->label = format_strdup(p->label, nl)) == NULL ||
+	    (o->bucket = format_strdup(p->bucket, nb)) == NULL ||
+	    (o->kek_id = format_strdup(p->kek.id, nk)) == NULL)
+		goto err;
+	if ((o->meta = malloc(p->meta_len + 1)) == NULL)
+		goto err;
+	if (p->meta_len > 0)
+		memcpy(o->meta, p->meta, p->meta_len);
+	o->meta_len = p->meta_len;
+	if ((dek = secmem_alloc(FORMAT_DEK_LEN)) == NULL)
+		goto err;
+	rc = CS_ECRYPTO;
+	if (RAND_bytes(o->id, FORMAT_OBJID_LEN) != 1 || RAND_bytes(dek, FORMAT_DEK_LEN) != 1)
+		goto err;
+	if ((rc = format_keys(o, dek)) != 0)
+		goto err;
+
+	mrec = suite_sealed_len(o->suite, p->meta_len, true);
+	hlen = FORMAT_FIXED_LEN + 2 + nk + 2 + nl + 2 + nb + 2 + FORMAT_WRAP_LEN + 4 + mrec +
+	       FORMAT_TAG_LEN;
+	rc = CS_ENOMEM;
+	if ((o->hdr = calloc(1, hlen)) == NULL)
+		goto err;
+	if ((mbuf = malloc(FORMAT_AAD_LEN + mrec + SUITE_PAD_MAX)) == NULL)
+		goto err;
+	o->hlen = hlen;
+	memcpy(o->hdr, format_magic, 8);
+	put16(o->hdr + 8, FORMAT_VERSION);
+	put16(o->hdr + 10, (uint16_t)o->suite->id);
+	put32(o->hdr + 12, (uint32_t)hlen);
+	put32(o->hdr + 16, o->chunk);
+	put32(o->hdr + 20, 0); /* flags */
+	memcpy(o->hdr + 24, o->id, FORMAT_OBJID_LEN);
+	put32(o->hdr + 40, o->kek_version);
+	off = FORMAT_FIXED_LEN;
+	put16(o->hdr + off, (uint16_t)nk);
+	memcpy(o->hdr + off + 2, p->kek.id, nk);
+	off += 2 + nk;
+	put16(o->hdr + off, (uint16_t)nl);
+	memcpy(o->hdr + off + 2, p->label, nl);
+	off += 2 + nl;
+	put16(o->hdr + off, (uint16_t)nb);
+	memcpy(o->hdr + off + 2, p->bucket, nb);
+	off += 2 + nb;
+	put16(o->hdr + off, FORMAT_WRAP_LEN);
+	if (keywrap_wrap(p->kek.key, 32, dek, FORMAT_DEK_LEN, o->hdr + off + 2, FORMAT_WRAP_LEN) !=
+	    FORMAT_WRAP_LEN) {
+		rc = CS_ECRYPTO;
+		goto err;
+	}
+	off += 2 + FORMAT_WRAP_LEN;
+	put32(o->hdr + off, (uint32_t)mrec);
+	off += 4;
+	if (p->meta_len > 0)
+		memcpy(format_rec_text(o, mbuf), p->meta, p->meta_len);
+	if ((rc = format_meta_rec(o, e, mbuf, p->meta_len, true, &clen)) != 0)
+		goto err;
+	memcpy(o->hdr + off, mbuf + FORMAT_AAD_LEN, mrec);
+	off += mrec;
+	if ((rc = format_hmac(o->hkey, o->hdr, off, NULL, 0, o->hdr + off)) != 0)
+		goto err;
+	secmem_free(dek, FORMAT_DEK_LEN);
+	free(mbuf);
+	*out = o;
+	return 0;
+err:
+	secmem_free(dek, FORMAT_DEK_LEN);
+	free(mbuf);
+	format_free(o);
+	return rc;
+}
+
+void
+format_trailer(const struct format_obj *o, uint64_t len, uint8_t out[FORMAT_TRAILER_LEN])
+{
+	memcpy(out, format_tmagic, 8);
+	put64(out + 8, len);
+	put64(out + 16, format_chunk_count(o, len));
+	/* The MAC covers the object id too: a trailer cannot move between objects. */
+	if (format_hmac(o->hkey, o->id, FORMAT_OBJID_LEN, out, 24, out + 24) != 0)
+		memset(out + 24, 0, 32); /* cannot verify: the object will not open */
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+int
+format_header_len(const uint8_t *prefix, size_t n, size_t *hlen)
+{
+	uint32_t h;
+
+	if (n < FORMAT_PREFIX_LEN || memcmp(prefix, format_magic, 8) != 0 ||
+	    get16(prefix + 8) != FORMAT_VERSION)
+		return CS_EAUTH;
+	h = get32(prefix + 12);
+	if (h < FORMAT_FIXED_LEN + FORMAT_TAG_LEN || h > FORMAT_HEADER_MAX)
+		return CS_EAUTH;
+	*hlen = h;
+	return 0;
+}
+
+/* A bounds-checked cursor over header bytes. */
+struct cur {
+	const uint8_t *p;
+	size_t left;
+};
+
+static const uint8_t *
+cur_take(struct cur *c, size_t n)
+{
+	const uint8_t *p = c->p;
+
+	if (n > c->left)
+		return NULL;
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+/* cur_str: a u16-length-prefixed field of 1..max bytes. */
+static const uint8_t *
+cur_field16(struct cur *c, size_t max, size_t *n)
+{
+	const uint8_t *l = cur_take(c, 2);
+
+	if (l == NULL || (*n = get16(l)) == 0 || *n > max)
+		return NULL;
+	return cur_take(c, *n);
+}
+
+static int
+format_text_ok(const uint8_t *s, size_t n)
+{
+	return memchr(s, '\0', n) == NULL;
+}
+
+int
+format_peek_kek(const uint8_t *hdr, size_t hlen, char *id, size_t idsz, uint32_t *version)
+{
+	const uint8_t *kid;
+	struct cur c;
+	size_t h, nk;
+
+	if (hdr == NULL || format_header_len(hdr, hlen, &h) != 0 || h != hlen)
+		return CS_EAUTH;
+	c.p = hdr + FORMAT_FIXED_LEN;
+	c.left = hlen - FORMAT_FIXED_LEN - FORMAT_TAG_LEN;
+	if ((kid = cur_field16(&c, FORMAT_STR_MAX, &nk)) == NULL || !format_text_ok(kid, nk))
+		return CS_EAUTH;
+	if (nk >= idsz)
+		return CS_ERANGE;
+	memcpy(id, kid, nk);
+	id[nk] = '\0';
+	*version = get32(hdr + 40);
+	return 0;
+}
+
+int
+format_open(struct format_obj **out, const uint8_t *hdr, size_t hlen,
+	    const uint8_t trailer[FORMAT_TRAILER_LEN], uint64_t stored_size,
+	    const struct format_expect *exp, format_kek_fn kek, void *arg, struct engine *e)
+{
+	const uint8_t *kid, *lab, *bkt, *wrap, *mrec, *mlenp;
+	size_t nk, nl, nb, nw, mlen, h, clen;
+	uint8_t *kekbuf = NULL, *dek = NULL, *mbuf = NULL, tag[32];
+	struct format_obj *o;
+	struct cur c;
+	int rc = CS_EAUTH;
+	long n;
+
+	*out = NULL;
+	if (hdr == NULL || format_header_len(hdr, hlen, &h) != 0 || h != hlen)
+		return CS_EAUTH;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return CS_ENOMEM;
+	if ((o->suite = suite_by_id(get16(hdr + 10))) == NULL)
+		goto err;
+	o->chunk = get32(hdr + 16);
+	if (o->chunk < FORMAT_CHUNK_MIN || o->chunk > FORMAT_CHUNK_MAX || o->chunk % 16 != 0 ||
+	    get32(hdr + 20) != 0)
+		goto err;
+	memcpy(o->id, hdr + 24, FORMAT_OBJID_LEN);
+	o->kek_version = get32(hdr + 40);
+	c.p = hdr + FORMAT_FIXED_LEN;
+	c.left = hlen - FORMAT_FIXED_LEN - FORMAT_TAG_LEN;
+	if ((kid = cur_field16(&c, FORMAT_STR_MAX, &nk)) == NULL ||
+	    (lab = cur_field16(&c, FORMAT_STR_MAX, &nl)) == NULL ||
+	    (bkt = cur_field16(&c, FORMAT_STR_MAX, &nb)) == NULL ||
+	    (wrap = cur_field16(&c, FORMAT_WRAP_LEN, &nw)) == NULL || nw != FORMAT_WRAP_LEN ||
+	    (mlenp = cur_take(&c, 4)) == NULL)
+		goto err;
+	mlen = get32(mlenp);
+	if (mlen < o->suite->iv_len + o->suite->tag_len ||
+	    mlen > suite_sealed_len(o->suite, FORMAT_META_MAX, true) || mlen != c.left ||
+	    (mrec = cur_take(&c, mlen)) == NULL)
+		goto err;
+	if (!format_text_ok(kid, nk) || !format_text_ok(lab, nl) || !format_text_ok(bkt, nb))
+		goto err;
+	rc = CS_ENOMEM;
+	if ((o->kek_id = format_strdup((const char *)kid, nk)) == NULL ||
+	    (o->label = format_strdup((const char *)lab, nl)) == NULL ||
+	    (o->bucket = format_strdup((const char *)bkt, nb)) == NULL)
+		goto err;
+	if ((kekbuf = secmem_alloc(32)) == NULL || (dek = secmem_alloc(FORMAT_DEK_LEN)) == NULL)
+		goto err;
+	/* A missing KEK is CS_EAUTH too: until the header verifies, a KEK
+	 * reference may be damage.  Callers explain a destroyed key with
+	 * format_peek_kek(). */
+	rc = CS_EAUTH;
+	if (kek(arg, o->kek_id, o->kek_version, kekbuf) != 0)
+		goto err;
+	n = keywrap_unwrap(kekbuf, 32, wrap, nw, dek, FORMAT_DEK_LEN);
+	if (n != FORMAT_DEK_LEN)
+		goto err;
+	if ((rc = format_keys(o, dek)) != 0)
+		goto err;
+	rc = CS_EAUTH;
+	if (format_hmac(o->hkey, hdr, hlen - FORMAT_TAG_LEN, NULL, 0, tag) != 0 ||
+	    !secmem_eq(tag, hdr + hlen - FORMAT_TAG_LEN, FORMAT_TAG_LEN))
+		goto err;
+	/* Authentic from here on; now check it is the object we were asked for. */
+	if (exp != NULL && ((exp->label != NULL && strcmp(exp->label, o->label) != 0) ||
+			    (exp->bucket != NULL && strcmp(exp->bucket, o->bucket) != 0)))
+		goto err;
+	rc = CS_ENOMEM;
+	if ((mbuf = malloc(FORMAT_AAD_LEN + mlen)) == NULL)
+		goto err;
+	memcpy(mbuf + FORMAT_AAD_LEN, mrec, mlen);
+	if (format_meta_rec(o, e, mbuf, mlen - o->suite->iv_len - o->suite->tag_len, false,
+			    &clen) != 0) {
+		rc = CS_EAUTH;
+		goto err;
+	}
+	if ((o->meta = malloc(clen + 1)) == NULL)
+		goto err;
+	memcpy(o->meta, format_rec_text(o, mbuf), clen);
+	o->meta_len = clen;
+	/* The trailer: authentic, and agreeing with the stored size. */
+	rc = CS_EAUTH;
+	if (trailer == NULL || memcmp(trailer, format_tmagic, 8) != 0 ||
+	    format_hmac(o->hkey, o->id, FORMAT_OBJID_LEN, trailer, 24, tag) != 0 ||
+	    !secmem_eq(tag, trailer + 24, 32))
+		goto err;
+	o->len = get64(trailer + 8);
+	o->nchunks = get64(trailer + 16);
+	o->hlen = hlen;
+	/* Bound len first so that the geometry arithmetic cannot overflow. */
+	if (o->len > (UINT64_MAX / 2) / format_stride(o) * o->chunk ||
+	    o->nchunks != format_chunk_count(o, o->len) ||
+	    stored_size != format_stored_size(o, o->len))
+		goto err;
+	if ((o->hdr = malloc(hlen)) == NULL) {
+		rc = CS_ENOMEM;
+		goto err;
+	}
+	memcpy(o->hdr, hdr, hlen);
+	secmem_free(kekbuf, 32);
+	secmem_free(dek, FORMAT_DEK_LEN);
+	if (mbuf != NULL)
+		secmem_wipe(mbuf, FORMAT_AAD_LEN + mlen);
+	free(mbuf);
+	*out = o;
+	return 0;
+err:
+	secmem_free(kekbuf, 32);
+	secmem_free(dek, FORMAT_DEK_LEN);
+	if (mbuf != NULL)
+		secmem_wipe(mbuf, FORMAT_AAD_LEN + mlen);
+	free(mbuf);
+	format_free(o);
+	return rc;
+}
+
+/* ---- streaming writer ---------------------------------------------------- */
+
+struct format_writer {
+	struct format_obj *o;
+	struct engine *e;
+	format_sink_fn sink;
+	void *arg;
+	uint8_t *bufs; /* FORMAT_BATCH record buffers of recsz bytes */
+	size_t recsz;
+	size_t nfull;   /* full chunks buffered before the current one */
+	size_t fill;    /* bytes in the current chunk */
+	uint64_t first; /* index of the chunk in slot 0 */
+	uint64_t total; /* plaintext bytes accepted */
+	int err;        /* sticky error */
+	bool finished;
+};
+
+int
+format_writer_new(struct format_writer **out, struct format_obj *o, struct engine *e,
+		  format_sink_fn sink, void *arg)
+{
+	struct format_writer *w;
+	struct iovec iov;
+	int rc;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return CS_ENOMEM;
+	w->o = o;
+	w->e = e;
+	w->sink = sink;
+	w->arg = arg;
+	w->recsz = format_rec_size(o);
+	if ((w->bufs = malloc(FORMAT_BATCH * w->recsz)) == NULL) {
+		free(w);
+		return CS_ENOMEM;
+	}
+	iov.iov_base = o->hdr;
+	iov.iov_len = o->hlen;
+	if ((rc = sink(arg, 0, &iov, 1)) != 0) {
+		format_writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* writer_flush: seal slots 0..n-1 (the last one final if final) and sink them. */
+static int
+writer_flush(struct format_writer *w, size_t n, bool final)
+{
+	struct engine_rec recs[FORMAT_BATCH];
+	struct iovec iov[FORMAT_BATCH];
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		bool last = final && i == n - 1;
+
+		format_rec_init(w->o, &recs[i], w->bufs + i * w->recsz, w->first + i, last,
+				last ? w->fill : w->o->chunk);
+	}
+	if ((rc = engine_seal(w->e, recs, n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_base = recs[i].buf + FORMAT_AAD_LEN;
+		iov[i].iov_len = format_rec_stored(w->o, &recs[i]);
+	}
+	if ((rc = w->sink(w->arg, format_chunk_offset(w->o, w->first), iov, (int)n)) != 0)
+		return rc;
+	w->first += n;
+	return 0;
+}
+
+int
+format_writer_write(struct format_writer *w, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	if (w->err != 0)
+		return w->err;
+	if (w->finished)
+		return CS_EINVAL;
+	while (len > 0) {
+		size_t n;
+
+		if (w->fill == w->o->chunk) {
+			/* More data follows, so the full current chunk is not the last. */
+			w->nfull++;
+			w->fill = 0;
+			if (w->nfull == FORMAT_BATCH) {
+				if ((w->err = writer_flush(w, FORMAT_BATCH, false)) != 0)
+					return w->err;
+				w->nfull = 0;
+			}
+		}
+		n = w->o->chunk - w->fill;
+		if (n > len)
+			n = len;
+		memcpy(format_rec_text(w->o, w->bufs + w->nfull * w->recsz) + w->fill, p, n);
+		w->fill += n;
+		w->total += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+format_writer_finish(struct format_writer *w, uint64_t *total)
+{
+	uint8_t trailer[FORMAT_TRAILER_LEN];
+	struct iovec iov;
+
+	if (w->err != 0)
+		return w->err;
+	if (w->finished)
+		return CS_EINVAL;
+	w->finished = true;
+	if ((w->err = writer_flush(w, w->nfull + 1, true)) != 0)
+		return w->err;
+	format_trailer(w->o, w->total, trailer);
+	iov.iov_base = trailer;
+	iov.iov_len = sizeof(trailer);
+	w->err = w->sink(w->arg, format_stored_size(w->o, w->total) - FORMAT_TRAILER_LEN, &iov, 1);
+	if (w->err == 0 && total != NULL)
+		*total = w->total;
+	return w->err;
+}
+
+void
+format_writer_free(struct format_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->bufs != NULL)
+		secmem_wipe(w->bufs, FORMAT_BATCH * w->recsz);
+	free(w->bufs);
+	free(w);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+int
+format_read(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+	    uint64_t off, uint64_t len, format_out_fn out, void *oarg)
+{
+	struct engine_rec recs[FORMAT_BATCH];
+	struct iovec iov[FORMAT_BATCH];
+	size_t recsz = format_rec_size(o), ivl = o->suite->iv_len, tl = o->suite->tag_len;
+	uint64_t first, last, i;
+	uint8_t *bufs;
+	int rc = 0;
+
+	if (off > o->len || len > o->len - off)
+		return CS_ERANGE;
+	if (len == 0)
+		return 0;
+	if ((bufs = malloc(FORMAT_BATCH * recsz)) == NULL)
+		return CS_ENOMEM;
+	first = off / o->chunk;
+	last = (off + len - 1) / o->chunk;
+	for (i = first; i <= last && rc == 0;) {
+		size_t n = 0, want = 0;
+		long got;
+
+		for (; n < FORMAT_BATCH && i + n <= last; n++) {
+			bool fin = i + n == o->nchunks - 1;
+			size_t st = fin ? format_final_stored(o, o->len) : format_stride(o);
+
+			iov[n].iov_base = bufs + n * recsz + FORMAT_AAD_LEN;
+			iov[n].iov_len = st;
+			want += st;
+			format_rec_init(o, &recs[n], bufs + n * recsz, i + n, fin, st - ivl - tl);
+		}
+		got = source(sarg, format_chunk_offset(o, i), iov, (int)n);
+		if (got < 0) {
+			rc = (int)got;
+			break;
+		}
+		if ((size_t)got != want) {
+			rc = CS_EAUTH;
+			break;
+		}
+		if (engine_open(e, recs, n) != 0) {
+			/* Statuses are per record: the loop below releases only the
+			 * verified prefix and stops at the first failure. */
+		}
+		for (size_t k = 0; k < n && rc == 0; k++, i++) {
+			uint64_t cstart = i * o->chunk, from, to;
+
+			if (recs[k].status != 0) {
+				rc = CS_EAUTH;
+				break;
+			}
+			/* The chunk holds plaintext [cstart, cstart + recs[k].len). */
+			from = off > cstart ? off - cstart : 0;
+			to = off + len - cstart < recs[k].len ? off + len - cstart : recs[k].len;
+			if (recs[k].len != (i == o->nchunks - 1 ? o->len - cstart : o->chunk)) {
+				rc = CS_EAUTH;
+				break;
+			}
+			if (to > from)
+				rc = out(oarg, format_rec_text(o, recs[k].buf) + from, to - from);
+		}
+	}
+	secmem_wipe(bufs, FORMAT_BATCH * recsz);
+	free(bufs);
+	return rc;
+}
