@@ -30,6 +30,12 @@ engine_ipsecmb_usable(void)
 	return engine_mb_usable();
 }
 
+const char *
+engine_ipsecmb_arch(void)
+{
+	return engine_mb_arch();
+}
+
 int
 engine_new(struct engine **out, enum engine_kind kind)
 {

@@ -74,6 +74,10 @@ struct engine;
  * with AES-NI and passed its self-test. */
 bool engine_ipsecmb_usable(void);
 
+/* engine_ipsecmb_arch(): which ipsec-mb code paths the fast engine uses here,
+ * e.g. "avx2 cipher + sse/sha-ni hash" (chosen by a start-up measurement). */
+const char *engine_ipsecmb_arch(void);
+
 /*
  * engine_new(out, kind): create an engine of the given kind (ENGINE_AUTO
  * picks ipsec-mb when usable).  Returns 0, CS_ENOTSUP if the kind is not
@@ -140,6 +144,7 @@ void engine_evp_open(struct engine_evp *ev, struct engine_rec *r);
 int engine_evp_hmac(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
 		    uint8_t out[32]);
 bool engine_mb_usable(void);
+const char *engine_mb_arch(void);
 int engine_mb_new(struct engine_mb **out);
 void engine_mb_free(struct engine_mb *mb);
 int engine_mb_key_prepare(struct engine_key *k);
