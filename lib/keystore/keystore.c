@@ -1,0 +1,792 @@
+/*
+ * keystore: root key, sealed level KEKs and system keys.  See keystore.h.
+ */
+#include "keystore.h"
+#include "crypto/kdf.h"
+#include "util/err.h"
+#include "util/hex.h"
+#include "util/secmem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define SEAL_MAGIC    "CSK1"
+#define SEAL_NONCE    12
+#define SEAL_TAG      16
+#define SEAL_OVERHEAD (4 + SEAL_NONCE + SEAL_TAG)
+#define KS_FILE_MAX   (1u << 24) /* no keystore file is larger */
+#define LEVEL_MAGIC   "CSKL"
+#define SYS_MAGIC     "CSKS"
+#define SYS_FILE      "system.key"
+#define ID_MAX        8192
+
+struct ks_version {
+	uint32_t version;
+	uint8_t state;
+	uint64_t created, changed;
+	uint8_t *key; /* secure memory; NULL once destroyed */
+};
+
+struct ks_level {
+	char *id;
+	size_t nv;
+	struct ks_version *v;
+};
+
+struct keystore {
+	pthread_rwlock_t lock;
+	int dirfd;
+	uint8_t *seal_key; /* secure memory */
+	uint8_t *sys;      /* KEYSTORE_NSYSKEYS keys, secure memory */
+	struct ks_level *levels;
+	size_t nlevels;
+};
+
+static int why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* ks_check_perm: st must be owned by us and closed to group and others. */
+static int
+ks_check_perm(const struct stat *st, const char *path, bool dir, char *why, size_t whylen)
+{
+	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+		return why_set(why, whylen, CS_EPERM, "%s: not a %s", path,
+			       dir ? "directory" : "regular file");
+	if (st->st_uid != geteuid())
+		return why_set(
+			why, whylen, CS_EPERM,
+			"%s is owned by uid %u, not by this user (uid %u); fix: chown %u '%s'",
+			path, (unsigned)st->st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+	if ((st->st_mode & 077) != 0)
+		return why_set(
+			why, whylen, CS_EPERM,
+			"%s has mode %03o, which lets other users at the keys; fix: chmod %s '%s'",
+			path, (unsigned)(st->st_mode & 0777), dir ? "700" : "600", path);
+	return 0;
+}
+
+/* ks_read_fd: read a whole file (<= max bytes) from fd into a malloc'ed buffer. */
+static int
+ks_read_fd(int fd, size_t max, uint8_t **out, size_t *outlen)
+{
+	struct stat st;
+	uint8_t *b;
+	size_t n = 0;
+
+	if (fstat(fd, &st) != 0)
+		return CS_EIO;
+	if ((uint64_t)st.st_size > max)
+		return CS_ERANGE;
+	if ((b = malloc((size_t)st.st_size + 1)) == NULL)
+		return CS_ENOMEM;
+	while (n < (size_t)st.st_size) {
+		ssize_t k = read(fd, b + n, (size_t)st.st_size - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			secmem_wipe(b, n);
+			free(b);
+			return CS_EIO;
+		}
+		n += (size_t)k;
+	}
+	b[n] = 0;
+	*out = b;
+	*outlen = n;
+	return 0;
+}
+
+/* ks_write_at: atomically write name in dirfd: temp (O_EXCL, 0600), fsync,
+ * rename, fsync the directory. */
+static int
+ks_write_at(int dirfd, const char *name, const uint8_t *data, size_t n)
+{
+	char tmp[300];
+	uint8_t rnd[6];
+	size_t off = 0;
+	int fd;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return CS_ECRYPTO;
+	snprintf(tmp, sizeof(tmp), ".%s.%02x%02x%02x%02x%02x%02x.tmp", name, rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5]);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return CS_EIO;
+	while (off < n) {
+		ssize_t k = write(fd, data + off, n - off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			goto err;
+		off += (size_t)k;
+	}
+	if (fsync(fd) != 0)
+		goto err;
+	close(fd);
+	if (renameat(dirfd, tmp, dirfd, name) != 0) {
+		(void)unlinkat(dirfd, tmp, 0);
+		return CS_EIO;
+	}
+	return fsync(dirfd) == 0 ? 0 : CS_EIO;
+err:
+	close(fd);
+	(void)unlinkat(dirfd, tmp, 0);
+	return CS_EIO;
+}
+
+/* ---- sealing ------------------------------------------------------------- */
+
+static int
+ks_gcm(const uint8_t *key, bool enc, const char *purpose, const uint8_t *nonce, const uint8_t *in,
+       size_t n, uint8_t *out, uint8_t *tag)
+{
+	static const char prefix[] = "cryptstore keystore v1:";
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int l = 0, ok;
+
+	if (ctx == NULL)
+		return CS_ENOMEM;
+	ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce, enc) == 1 &&
+	     EVP_CipherUpdate(ctx, NULL, &l, (const uint8_t *)prefix, sizeof(prefix) - 1) == 1 &&
+	     EVP_CipherUpdate(ctx, NULL, &l, (const uint8_t *)purpose, (int)strlen(purpose)) == 1 &&
+	     (n == 0 || EVP_CipherUpdate(ctx, out, &l, in, (int)n) == 1);
+	if (ok && !enc)
+		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, tag) == 1;
+	if (ok)
+		ok = EVP_CipherFinal_ex(ctx, out + n, &l) == 1;
+	if (ok && enc)
+		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, tag) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	return ok ? 0 : enc ? CS_ECRYPTO : CS_EAUTH;
+}
+
+static int
+ks_seal_with(const uint8_t *key, const char *purpose, const uint8_t *in, size_t n, uint8_t **out,
+	     size_t *outlen)
+{
+	uint8_t *b;
+	int rc;
+
+	if (n > KS_FILE_MAX - SEAL_OVERHEAD)
+		return CS_ERANGE;
+	if ((b = malloc(n + SEAL_OVERHEAD)) == NULL)
+		return CS_ENOMEM;
+	memcpy(b, SEAL_MAGIC, 4);
+	if (RAND_bytes(b + 4, SEAL_NONCE) != 1) {
+		free(b);
+		return CS_ECRYPTO;
+	}
+	rc = ks_gcm(key, true, purpose, b + 4, in, n, b + 4 + SEAL_NONCE, b + 4 + SEAL_NONCE + n);
+	if (rc != 0) {
+		free(b);
+		return rc;
+	}
+	*out = b;
+	*outlen = n + SEAL_OVERHEAD;
+	return 0;
+}
+
+static int
+ks_unseal_with(const uint8_t *key, const char *purpose, const uint8_t *in, size_t n, uint8_t **out,
+	       size_t *outlen)
+{
+	uint8_t tag[SEAL_TAG], *b;
+	size_t m;
+	int rc;
+
+	if (n < SEAL_OVERHEAD || memcmp(in, SEAL_MAGIC, 4) != 0)
+		return CS_EAUTH;
+	m = n - SEAL_OVERHEAD;
+	if ((b = malloc(m + 1)) == NULL)
+		return CS_ENOMEM;
+	memcpy(tag, in + n - SEAL_TAG, SEAL_TAG);
+	rc = ks_gcm(key, false, purpose, in + 4, in + 4 + SEAL_NONCE, m, b, tag);
+	if (rc != 0) {
+		secmem_wipe(b, m);
+		free(b);
+		return rc;
+	}
+	b[m] = 0;
+	*out = b;
+	*outlen = m;
+	return 0;
+}
+
+int
+keystore_seal(struct keystore *ks, const char *purpose, const uint8_t *in, size_t n, uint8_t **out,
+	      size_t *outlen)
+{
+	return ks_seal_with(ks->seal_key, purpose, in, n, out, outlen);
+}
+
+int
+keystore_unseal(struct keystore *ks, const char *purpose, const uint8_t *in, size_t n,
+		uint8_t **out, size_t *outlen)
+{
+	return ks_unseal_with(ks->seal_key, purpose, in, n, out, outlen);
+}
+
+int
+keystore_write_file(struct keystore *ks, const char *name, const uint8_t *data, size_t n)
+{
+	return ks_write_at(ks->dirfd, name, data, n);
+}
+
+int
+keystore_read_file(struct keystore *ks, const char *name, uint8_t **out, size_t *outlen)
+{
+	struct stat st;
+	int fd = openat(ks->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return errno == ENOENT ? CS_ENOENT : CS_EIO;
+	if (fstat(fd, &st) != 0 || ks_check_perm(&st, name, false, NULL, 0) != 0) {
+		close(fd);
+		return CS_EPERM;
+	}
+	rc = ks_read_fd(fd, KS_FILE_MAX, out, outlen);
+	close(fd);
+	return rc;
+}
+
+/* ---- serialisation ------------------------------------------------------- */
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+#define VREC_LEN (4 + 1 + 8 + 8 + KEYSTORE_KEY_LEN)
+
+/* level_file_name: "level-<first 128 bits of SHA-256(id) in hex>.key". */
+static void
+level_file_name(const char *id, char out[80])
+{
+	uint8_t h[32];
+	char hx[65];
+
+	EVP_Digest(id, strlen(id), h, NULL, EVP_sha256(), NULL);
+	hex_encode(hx, h, 16);
+	snprintf(out, 80, "level-%.32s.key", hx);
+}
+
+/* level_save: serialise, seal and atomically write one level's file. */
+static int
+level_save(struct keystore *ks, const struct ks_level *l)
+{
+	size_t idl = strlen(l->id), n = 4 + 4 + idl + 4 + l->nv * VREC_LEN, off, sl;
+	uint8_t *b = secmem_alloc(n), *sealed = NULL;
+	char name[80];
+	int rc;
+
+	if (b == NULL)
+		return CS_ENOMEM;
+	memcpy(b, LEVEL_MAGIC, 4);
+	put32(b + 4, (uint32_t)idl);
+	memcpy(b + 8, l->id, idl);
+	put32(b + 8 + idl, (uint32_t)l->nv);
+	off = 12 + idl;
+	for (size_t i = 0; i < l->nv; i++, off += VREC_LEN) {
+		put32(b + off, l->v[i].version);
+		b[off + 4] = l->v[i].state;
+		put64(b + off + 5, l->v[i].created);
+		put64(b + off + 13, l->v[i].changed);
+		if (l->v[i].key != NULL)
+			memcpy(b + off + 21, l->v[i].key, KEYSTORE_KEY_LEN);
+	}
+	rc = keystore_seal(ks, "level", b, n, &sealed, &sl);
+	secmem_free(b, n);
+	if (rc != 0)
+		return rc;
+	level_file_name(l->id, name);
+	rc = ks_write_at(ks->dirfd, name, sealed, sl);
+	free(sealed);
+	return rc;
+}
+
+static void
+level_free(struct ks_level *l)
+{
+	for (size_t i = 0; i < l->nv; i++)
+		secmem_free(l->v[i].key, KEYSTORE_KEY_LEN);
+	free(l->v);
+	free(l->id);
+}
+
+/* level_parse: the plaintext of a level file into l. */
+static int
+level_parse(const uint8_t *b, size_t n, struct ks_level *l)
+{
+	size_t idl, nv, off;
+
+	memset(l, 0, sizeof(*l));
+	if (n < 12 || memcmp(b, LEVEL_MAGIC, 4) != 0)
+		return CS_EAUTH;
+	idl = get32(b + 4);
+	if (idl == 0 || idl > ID_MAX || idl > n - 12)
+		return CS_EAUTH;
+	nv = get32(b + 8 + idl);
+	if (nv == 0 || nv > (n - 12 - idl) / VREC_LEN || n != 12 + idl + nv * VREC_LEN)
+		return CS_EAUTH;
+	if ((l->id = malloc(idl + 1)) == NULL || (l->v = calloc(nv, sizeof(*l->v))) == NULL) {
+		level_free(l);
+		return CS_ENOMEM;
+	}
+	memcpy(l->id, b + 8, idl);
+	l->id[idl] = 0;
+	l->nv = nv;
+	off = 12 + idl;
+	for (size_t i = 0; i < nv; i++, off += VREC_LEN) {
+		struct ks_version *v = &l->v[i];
+
+		v->version = get32(b + off);
+		v->state = b[off + 4];
+		v->created = get64(b + off + 5);
+		v->changed = get64(b + off + 13);
+		if (v->state < KEYSTORE_ACTIVE || v->state > KEYSTORE_DESTROYED) {
+			level_free(l);
+			return CS_EAUTH;
+		}
+		if (v->state != KEYSTORE_DESTROYED) {
+			if ((v->key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL) {
+				level_free(l);
+				return CS_ENOMEM;
+			}
+			memcpy(v->key, b + off + 21, KEYSTORE_KEY_LEN);
+		}
+	}
+	return 0;
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+/* ks_root: read (or, with create, make) the root key into key. */
+static int
+ks_root(const char *path, bool create, uint8_t *key, char *why, size_t whylen)
+{
+	struct stat st;
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (RAND_bytes(key, KEYSTORE_KEY_LEN) != 1)
+			return why_set(why, whylen, CS_ECRYPTO, "no randomness for the root key");
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return why_set(why, whylen, CS_EIO, "cannot create root key %s: %s", path,
+				       strerror(errno));
+		if (write(fd, key, KEYSTORE_KEY_LEN) != KEYSTORE_KEY_LEN || fsync(fd) != 0) {
+			close(fd);
+			(void)unlink(path);
+			return why_set(why, whylen, CS_EIO, "cannot write root key %s", path);
+		}
+		close(fd);
+		return 0;
+	}
+	if (fd < 0)
+		return why_set(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO,
+			       "cannot open root key %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || (rc = ks_check_perm(&st, path, false, why, whylen)) != 0) {
+		close(fd);
+		return CS_EPERM;
+	}
+	rc = ks_read_fd(fd, 4096, &b, &n);
+	close(fd);
+	if (rc != 0)
+		return why_set(why, whylen, rc, "cannot read root key %s", path);
+	if (n != KEYSTORE_KEY_LEN) {
+		secmem_wipe(b, n);
+		free(b);
+		return why_set(why, whylen, CS_EINVAL, "root key %s must be exactly %d bytes", path,
+			       KEYSTORE_KEY_LEN);
+	}
+	memcpy(key, b, KEYSTORE_KEY_LEN);
+	secmem_wipe(b, n);
+	free(b);
+	return 0;
+}
+
+static int
+ks_load_levels(struct keystore *ks, char *why, size_t whylen)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(ks->dirfd), rc = 0;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return why_set(why, whylen, CS_EIO, "cannot list the keystore directory");
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		uint8_t *sealed = NULL, *plain = NULL;
+		size_t sl = 0, pl = 0;
+		struct ks_level l, *nl;
+		char expect[80];
+
+		if (strncmp(de->d_name, "level-", 6) != 0 || strlen(de->d_name) < 10 ||
+		    strcmp(de->d_name + strlen(de->d_name) - 4, ".key") != 0)
+			continue;
+		if ((rc = keystore_read_file(ks, de->d_name, &sealed, &sl)) != 0) {
+			why_set(why, whylen, rc, "keystore file %s: %s%s", de->d_name, err_str(rc),
+				rc == CS_EPERM ? " (fix: chmod 600)" : "");
+			break;
+		}
+		rc = keystore_unseal(ks, "level", sealed, sl, &plain, &pl);
+		free(sealed);
+		if (rc != 0) {
+			why_set(why, whylen, CS_EAUTH,
+				"keystore file %s does not unseal under this root key", de->d_name);
+			break;
+		}
+		rc = level_parse(plain, pl, &l);
+		secmem_wipe(plain, pl);
+		free(plain);
+		if (rc != 0) {
+			why_set(why, whylen, rc, "keystore file %s is malformed", de->d_name);
+			break;
+		}
+		level_file_name(l.id, expect);
+		if (strcmp(expect, de->d_name) != 0) {
+			level_free(&l);
+			rc = why_set(why, whylen, CS_EAUTH, "keystore file %s holds another level",
+				     de->d_name);
+			break;
+		}
+		if ((nl = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*nl))) == NULL) {
+			level_free(&l);
+			rc = CS_ENOMEM;
+			break;
+		}
+		ks->levels = nl;
+		ks->levels[ks->nlevels++] = l;
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+ks_load_sys(struct keystore *ks, bool create, char *why, size_t whylen)
+{
+	uint8_t *sealed = NULL, *plain = NULL;
+	size_t sl = 0, pl = 0, n = 4 + KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN;
+	int rc = keystore_read_file(ks, SYS_FILE, &sealed, &sl);
+
+	if (rc == CS_ENOENT && create) {
+		uint8_t *b = secmem_alloc(n);
+
+		if (b == NULL)
+			return CS_ENOMEM;
+		memcpy(b, SYS_MAGIC, 4);
+		if (RAND_bytes(b + 4, (int)(n - 4)) != 1) {
+			secmem_free(b, n);
+			return CS_ECRYPTO;
+		}
+		memcpy(ks->sys, b + 4, n - 4);
+		rc = keystore_seal(ks, "system", b, n, &sealed, &sl);
+		secmem_free(b, n);
+		if (rc == 0)
+			rc = ks_write_at(ks->dirfd, SYS_FILE, sealed, sl);
+		free(sealed);
+		return rc != 0 ? why_set(why, whylen, rc, "cannot create %s", SYS_FILE) : 0;
+	}
+	if (rc != 0)
+		return why_set(why, whylen, rc, "keystore file %s: %s", SYS_FILE, err_str(rc));
+	rc = keystore_unseal(ks, "system", sealed, sl, &plain, &pl);
+	free(sealed);
+	if (rc != 0)
+		return why_set(
+			why, whylen, CS_EAUTH,
+			"keystore file %s does not unseal under this root key (wrong root key?)",
+			SYS_FILE);
+	if (pl != n || memcmp(plain, SYS_MAGIC, 4) != 0)
+		rc = why_set(why, whylen, CS_EAUTH, "keystore file %s is malformed", SYS_FILE);
+	else
+		memcpy(ks->sys, plain + 4, n - 4);
+	secmem_wipe(plain, pl);
+	free(plain);
+	return rc;
+}
+
+int
+keystore_open(struct keystore **out, const char *dir, const char *root_key_path, bool create,
+	      char *why, size_t whylen)
+{
+	static const char info[] = "cryptstore v1 keystore seal";
+	struct keystore *ks;
+	uint8_t *root = NULL;
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return why_set(why, whylen, CS_EIO, "cannot create keystore %s: %s", dir,
+			       strerror(errno));
+	if (lstat(dir, &st) != 0)
+		return why_set(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO, "keystore %s: %s",
+			       dir, strerror(errno));
+	if ((rc = ks_check_perm(&st, dir, true, why, whylen)) != 0)
+		return rc;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL)
+		return CS_ENOMEM;
+	pthread_rwlock_init(&ks->lock, NULL);
+	ks->dirfd = -1;
+	if ((ks->seal_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
+	    (ks->sys = secmem_alloc(KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN)) == NULL ||
+	    (root = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL) {
+		rc = why_set(why, whylen, CS_ENOMEM, "out of secure memory");
+		goto err;
+	}
+	if ((ks->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = why_set(why, whylen, CS_EIO, "keystore %s: %s", dir, strerror(errno));
+		goto err;
+	}
+	if ((rc = ks_root(root_key_path, create, root, why, whylen)) != 0)
+		goto err;
+	if ((rc = kdf_hkdf_sha256(ks->seal_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
+				  (const uint8_t *)info, sizeof(info) - 1)) != 0)
+		goto err;
+	if ((rc = ks_load_sys(ks, create, why, whylen)) != 0 ||
+	    (rc = ks_load_levels(ks, why, whylen)) != 0)
+		goto err;
+	secmem_free(root, KEYSTORE_KEY_LEN);
+	*out = ks;
+	return 0;
+err:
+	secmem_free(root, KEYSTORE_KEY_LEN);
+	keystore_close(ks);
+	return rc;
+}
+
+void
+keystore_close(struct keystore *ks)
+{
+	if (ks == NULL)
+		return;
+	for (size_t i = 0; i < ks->nlevels; i++)
+		level_free(&ks->levels[i]);
+	free(ks->levels);
+	secmem_free(ks->seal_key, KEYSTORE_KEY_LEN);
+	secmem_free(ks->sys, KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN);
+	if (ks->dirfd >= 0)
+		close(ks->dirfd);
+	pthread_rwlock_destroy(&ks->lock);
+	free(ks);
+}
+
+/* ---- levels -------------------------------------------------------------- */
+
+static struct ks_level *
+ks_find(struct keystore *ks, const char *id)
+{
+	for (size_t i = 0; i < ks->nlevels; i++)
+		if (strcmp(ks->levels[i].id, id) == 0)
+			return &ks->levels[i];
+	return NULL;
+}
+
+static struct ks_version *
+ks_active(struct ks_level *l)
+{
+	for (size_t i = l->nv; i-- > 0;)
+		if (l->v[i].state == KEYSTORE_ACTIVE)
+			return &l->v[i];
+	return NULL;
+}
+
+int
+keystore_level_add(struct keystore *ks, const char *id)
+{
+	struct ks_level l, *nl;
+	int rc;
+
+	if (id == NULL || id[0] == '\0' || strlen(id) > ID_MAX)
+		return CS_EINVAL;
+	memset(&l, 0, sizeof(l));
+	pthread_rwlock_wrlock(&ks->lock);
+	if (ks_find(ks, id) != NULL) {
+		rc = CS_EEXIST;
+		goto out;
+	}
+	rc = CS_ENOMEM;
+	if ((l.id = strdup(id)) == NULL || (l.v = calloc(1, sizeof(*l.v))) == NULL ||
+	    (l.v[0].key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
+		goto fail;
+	l.nv = 1;
+	l.v[0].version = 1;
+	l.v[0].state = KEYSTORE_ACTIVE;
+	l.v[0].created = l.v[0].changed = (uint64_t)time(NULL);
+	rc = CS_ECRYPTO;
+	if (RAND_bytes(l.v[0].key, KEYSTORE_KEY_LEN) != 1)
+		goto fail;
+	if ((rc = level_save(ks, &l)) != 0)
+		goto fail;
+	if ((nl = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*nl))) == NULL) {
+		rc = CS_ENOMEM;
+		goto fail;
+	}
+	ks->levels = nl;
+	ks->levels[ks->nlevels++] = l;
+	rc = 0;
+	goto out;
+fail:
+	level_free(&l);
+out:
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+bool
+keystore_level_exists(struct keystore *ks, const char *id)
+{
+	struct ks_level *l;
+	bool yes;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	l = ks_find(ks, id);
+	yes = l != NULL && ks_active(l) != NULL;
+	pthread_rwlock_unlock(&ks->lock);
+	return yes;
+}
+
+static int
+cmp_level(const void *a, const void *b)
+{
+	return strcmp((*(struct ks_level *const *)a)->id, (*(struct ks_level *const *)b)->id);
+}
+
+void
+keystore_level_ids(struct keystore *ks, void (*cb)(void *arg, const char *id, uint32_t active),
+		   void *arg)
+{
+	struct ks_level **v;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	if ((v = calloc(ks->nlevels + 1, sizeof(*v))) != NULL) {
+		for (size_t i = 0; i < ks->nlevels; i++)
+			v[i] = &ks->levels[i];
+		qsort(v, ks->nlevels, sizeof(*v), cmp_level);
+		for (size_t i = 0; i < ks->nlevels; i++) {
+			struct ks_version *a = ks_active(v[i]);
+
+			cb(arg, v[i]->id, a != NULL ? a->version : 0);
+		}
+		free(v);
+	}
+	pthread_rwlock_unlock(&ks->lock);
+}
+
+int
+keystore_active(struct keystore *ks, const char *id, uint32_t *version,
+		uint8_t key[KEYSTORE_KEY_LEN])
+{
+	struct ks_level *l;
+	struct ks_version *a;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	if ((l = ks_find(ks, id)) != NULL && (a = ks_active(l)) != NULL) {
+		*version = a->version;
+		memcpy(key, a->key, KEYSTORE_KEY_LEN);
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+int
+keystore_kek(void *arg, const char *id, uint32_t version, uint8_t key[KEYSTORE_KEY_LEN])
+{
+	struct keystore *ks = arg;
+	struct ks_level *l;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	if ((l = ks_find(ks, id)) != NULL)
+		for (size_t i = 0; i < l->nv; i++)
+			if (l->v[i].version == version && l->v[i].key != NULL) {
+				memcpy(key, l->v[i].key, KEYSTORE_KEY_LEN);
+				rc = 0;
+			}
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+int
+keystore_kek_state(struct keystore *ks, const char *id, uint32_t version)
+{
+	struct ks_level *l;
+	int state = 0;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	if ((l = ks_find(ks, id)) != NULL)
+		for (size_t i = 0; i < l->nv; i++)
+			if (l->v[i].version == version)
+				state = l->v[i].state;
+	pthread_rwlock_unlock(&ks->lock);
+	return state;
+}
+
+int
+keystore_syskey(struct keystore *ks, enum keystore_syskey which, uint8_t key[KEYSTORE_KEY_LEN])
+{
+	if ((unsigned)which >= KEYSTORE_NSYSKEYS)
+		return CS_EINVAL;
+	pthread_rwlock_rdlock(&ks->lock);
+	memcpy(key, ks->sys + (size_t)which * KEYSTORE_KEY_LEN, KEYSTORE_KEY_LEN);
+	pthread_rwlock_unlock(&ks->lock);
+	return 0;
+}

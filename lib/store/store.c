@@ -1,0 +1,132 @@
+/*
+ * store: the backend-neutral interface; checks names, then dispatches.
+ */
+#include "store.h"
+#include "store_impl.h"
+#include "util/err.h"
+
+#include <string.h>
+
+bool
+store_name_ok(const char *name)
+{
+	size_t n;
+
+	if (name == NULL || (n = strnlen(name, STORE_NAME_MAX + 1)) == 0 || n > STORE_NAME_MAX)
+		return false;
+	if (name[0] == '.')
+		return false; /* reserved for backends' temporaries */
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+int
+store_space_create(struct store *s, const char *space)
+{
+	return store_name_ok(space) ? s->ops->space_create(s, space) : CS_EINVAL;
+}
+
+int
+store_space_remove(struct store *s, const char *space)
+{
+	return store_name_ok(space) ? s->ops->space_remove(s, space, false) : CS_EINVAL;
+}
+
+int
+store_space_purge(struct store *s, const char *space)
+{
+	return store_name_ok(space) ? s->ops->space_remove(s, space, true) : CS_EINVAL;
+}
+
+int
+store_list(struct store *s, const char *space, int (*cb)(void *arg, const char *key, uint64_t size),
+	   void *arg)
+{
+	return store_name_ok(space) ? s->ops->list(s, space, cb, arg) : CS_EINVAL;
+}
+
+int
+store_put_begin(struct store *s, const char *space, const char *key, uint64_t size_hint,
+		struct store_wr **out)
+{
+	*out = NULL;
+	if (!store_name_ok(space) || !store_name_ok(key))
+		return CS_EINVAL;
+	return s->ops->put_begin(s, space, key, size_hint, out);
+}
+
+int
+store_wr_write(struct store_wr *w, uint64_t off, const struct iovec *iov, int n)
+{
+	return w->ops->wr_write(w, off, iov, n);
+}
+
+int
+store_wr_commit(struct store_wr *w)
+{
+	return w->ops->wr_commit(w);
+}
+
+void
+store_wr_abort(struct store_wr *w)
+{
+	if (w != NULL)
+		w->ops->wr_abort(w);
+}
+
+int
+store_get(struct store *s, const char *space, const char *key, struct store_rd **out)
+{
+	*out = NULL;
+	if (!store_name_ok(space) || !store_name_ok(key))
+		return CS_EINVAL;
+	return s->ops->get(s, space, key, out);
+}
+
+uint64_t
+store_rd_size(const struct store_rd *r)
+{
+	return r->ops->rd_size(r);
+}
+
+long
+store_rd_read(struct store_rd *r, uint64_t off, const struct iovec *iov, int n)
+{
+	return r->ops->rd_read(r, off, iov, n);
+}
+
+void
+store_rd_close(struct store_rd *r)
+{
+	if (r != NULL)
+		r->ops->rd_close(r);
+}
+
+int
+store_delete(struct store *s, const char *space, const char *key)
+{
+	if (!store_name_ok(space) || !store_name_ok(key))
+		return CS_EINVAL;
+	return s->ops->del(s, space, key);
+}
+
+int
+store_rename(struct store *s, const char *space, const char *from, const char *to)
+{
+	if (!store_name_ok(space) || !store_name_ok(from) || !store_name_ok(to))
+		return CS_EINVAL;
+	return s->ops->rename(s, space, from, to);
+}

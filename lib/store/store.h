@@ -1,0 +1,116 @@
+/*
+ * store: where encrypted objects live.  A backend-neutral interface with a
+ * local-filesystem backend (store_fs.c); a RADOS backend can implement the
+ * same operations, so nothing here assumes POSIX paths or directories.
+ *
+ * Model: a store holds namespaces ("spaces", e.g. one per bucket plus one
+ * for the server's own records), each a flat set of keys.  Space ids and
+ * keys are short strings of [0-9a-z._-] chosen by the caller (the server
+ * uses random ids and keyed hashes: user-supplied names never reach the
+ * store).  An object is written through a store_wr at arbitrary offsets and
+ * becomes visible only at store_wr_commit(), which atomically and durably
+ * replaces any previous object of that key: a reader sees the old object or
+ * the new one, never a part.  Aborted or crashed writes leave nothing
+ * visible and are swept at the next open.
+ *
+ * Thread safety: a store may be used from many threads at once; a store_wr
+ * or store_rd belongs to one thread at a time.
+ */
+#ifndef CS_STORE_H
+#define CS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define STORE_NAME_MAX 128
+
+struct store;
+struct store_wr;
+struct store_rd;
+
+/* Durability of commits. */
+enum store_sync {
+	STORE_SYNC_FULL = 0, /* data fdatasync, rename, directory fsync (default) */
+	STORE_SYNC_NONE = 1, /* none: for tmpfs and benchmarks only */
+};
+
+/*
+ * store_fs_open(out, dir, sync): open (creating if needed, mode 0700) the
+ * filesystem store rooted at dir, and remove temporary files left by
+ * crashed writes.  Returns 0, CS_EIO (errno set) or CS_ENOMEM.
+ */
+int store_fs_open(struct store **out, const char *dir, enum store_sync sync)
+	__attribute__((warn_unused_result));
+
+/* store_close(s): release s; NULL is a no-op.  Open handles must be closed first. */
+void store_close(struct store *s);
+
+/* store_name_ok(name): true if name is a valid space id or key. */
+bool store_name_ok(const char *name);
+
+/* store_space_create(s, space): create a namespace; CS_EEXIST if it exists. */
+int store_space_create(struct store *s, const char *space) __attribute__((warn_unused_result));
+
+/* store_space_remove(s, space): remove an empty namespace (CS_EEXIST if not empty). */
+int store_space_remove(struct store *s, const char *space) __attribute__((warn_unused_result));
+
+/* store_space_purge(s, space): delete every object of space, then the space. */
+int store_space_purge(struct store *s, const char *space) __attribute__((warn_unused_result));
+
+/*
+ * store_list(s, space, cb, arg): call cb(arg, key, size) for every committed
+ * object of space, in no particular order; stops early and returns cb's
+ * value if it is non-zero.
+ */
+int store_list(struct store *s, const char *space,
+	       int (*cb)(void *arg, const char *key, uint64_t size), void *arg)
+	__attribute__((warn_unused_result));
+
+/*
+ * store_put_begin(s, space, key, size_hint, out): start writing a new object
+ * that will replace key on commit.  size_hint (0 if unknown) lets the
+ * backend reserve space (fallocate).  Returns 0, CS_ENOENT (no such space),
+ * CS_EINVAL, CS_EIO or CS_ENOMEM (ENOSPC is CS_EIO with errno ENOSPC).
+ */
+int store_put_begin(struct store *s, const char *space, const char *key, uint64_t size_hint,
+		    struct store_wr **out) __attribute__((warn_unused_result));
+
+/* store_wr_write(w, off, iov, n): write the iovecs at offset off. */
+int store_wr_write(struct store_wr *w, uint64_t off, const struct iovec *iov, int n)
+	__attribute__((warn_unused_result));
+
+/* store_wr_commit(w): make the object durable and visible, replacing any old
+ * one, and release w (also on failure, after which nothing changed). */
+int store_wr_commit(struct store_wr *w) __attribute__((warn_unused_result));
+
+/* store_wr_abort(w): discard the write and release w; NULL is a no-op. */
+void store_wr_abort(struct store_wr *w);
+
+/* store_get(s, space, key, out): open a committed object for reading;
+ * CS_ENOENT if there is none. */
+int store_get(struct store *s, const char *space, const char *key, struct store_rd **out)
+	__attribute__((warn_unused_result));
+
+/* store_rd_size(r): the object's size in bytes. */
+uint64_t store_rd_size(const struct store_rd *r);
+
+/* store_rd_read(r, off, iov, n): read at off into the iovecs; returns bytes
+ * read (short only at the end of the object) or CS_EIO. */
+long store_rd_read(struct store_rd *r, uint64_t off, const struct iovec *iov, int n)
+	__attribute__((warn_unused_result));
+
+/* store_rd_close(r): release r; NULL is a no-op.  An object deleted or
+ * replaced while open stays readable through r. */
+void store_rd_close(struct store_rd *r);
+
+/* store_delete(s, space, key): remove an object durably; CS_ENOENT if none. */
+int store_delete(struct store *s, const char *space, const char *key)
+	__attribute__((warn_unused_result));
+
+/* store_rename(s, space, from, to): atomically move an object to another key
+ * of the same space, replacing any object there. */
+int store_rename(struct store *s, const char *space, const char *from, const char *to)
+	__attribute__((warn_unused_result));
+
+#endif /* CS_STORE_H */

@@ -1,0 +1,454 @@
+/*
+ * store_fs: the local-filesystem backend.
+ *
+ * Layout: <root>/<space>/<key>, every directory 0700 and every file 0600.
+ * A write goes to <root>/<space>/.tmp-<random> (O_EXCL), is fallocate'd to
+ * the expected size, and on commit is fdatasync'ed, renamed over <key> and
+ * the directory fsync'ed: after a crash either the old or the new object is
+ * there, never a part, and only .tmp- files can be left over; they are
+ * removed when the store is opened.
+ */
+#include "store.h"
+#include "store_impl.h"
+#include "util/err.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#define TMP_PREFIX ".tmp-"
+
+struct fs_store {
+	struct store base;
+	int root;
+	enum store_sync sync;
+};
+
+struct fs_wr {
+	struct store_wr base;
+	struct fs_store *s;
+	int dir, fd;
+	uint64_t hint, end; /* reserved size, bytes written up to */
+	char tmp[32];
+	char key[STORE_NAME_MAX + 1];
+};
+
+struct fs_rd {
+	struct store_rd base;
+	int fd;
+	uint64_t size;
+};
+
+static const struct store_ops fs_ops;
+
+/* fs_err: map errno to a store error. */
+static int
+fs_err(void)
+{
+	return errno == ENOENT ? CS_ENOENT : errno == EEXIST ? CS_EEXIST : CS_EIO;
+}
+
+static int
+fs_space(struct fs_store *s, const char *space)
+{
+	return openat(s->root, space, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+static int
+fs_dirsync(struct fs_store *s, int dir)
+{
+	if (s->sync == STORE_SYNC_NONE)
+		return 0;
+	return fsync(dir) == 0 ? 0 : CS_EIO;
+}
+
+/* fs_sweep: remove a space's leftover temporaries (or, purging, everything). */
+static int
+fs_sweep(int dir, bool purge)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(dir), rc = 0;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return CS_EIO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!purge && strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		if (unlinkat(dir, de->d_name, 0) != 0 && errno != ENOENT)
+			rc = CS_EIO;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+store_fs_open(struct store **out, const char *dir, enum store_sync sync)
+{
+	struct fs_store *s;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return CS_EIO;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return CS_ENOMEM;
+	s->base.ops = &fs_ops;
+	s->sync = sync;
+	if ((s->root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		free(s);
+		return CS_EIO;
+	}
+	/* Sweep every space of the temporaries of writes that never committed. */
+	if ((fd = dup(s->root)) >= 0 && (d = fdopendir(fd)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			int sp;
+
+			if (!store_name_ok(de->d_name))
+				continue;
+			if ((sp = fs_space(s, de->d_name)) >= 0) {
+				(void)fs_sweep(sp, false);
+				close(sp);
+			}
+		}
+		closedir(d);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	*out = &s->base;
+	return 0;
+}
+
+static void
+fs_close(struct store *base)
+{
+	struct fs_store *s = (struct fs_store *)base;
+
+	close(s->root);
+	free(s);
+}
+
+static int
+fs_space_create(struct store *base, const char *space)
+{
+	struct fs_store *s = (struct fs_store *)base;
+
+	if (mkdirat(s->root, space, 0700) != 0)
+		return fs_err();
+	return fs_dirsync(s, s->root);
+}
+
+static int
+fs_space_remove(struct store *base, const char *space, bool purge)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	int sp = fs_space(s, space), rc;
+
+	if (sp < 0)
+		return fs_err();
+	/* Temporaries of writes in progress do not make a space non-empty. */
+	rc = fs_sweep(sp, purge);
+	close(sp);
+	if (rc != 0)
+		return rc;
+	if (unlinkat(s->root, space, AT_REMOVEDIR) != 0)
+		return errno == ENOTEMPTY || errno == EEXIST ? CS_EEXIST : fs_err();
+	return fs_dirsync(s, s->root);
+}
+
+static int
+fs_list(struct store *base, const char *space, int (*cb)(void *arg, const char *key, uint64_t size),
+	void *arg)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	struct dirent *de;
+	int sp, rc = 0;
+	DIR *d;
+
+	if ((sp = fs_space(s, space)) < 0)
+		return fs_err();
+	if ((d = fdopendir(sp)) == NULL) {
+		close(sp);
+		return CS_EIO;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!store_name_ok(de->d_name))
+			continue; /* ".", "..", temporaries */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		rc = cb(arg, de->d_name, (uint64_t)st.st_size);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hint,
+	     struct store_wr **out)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	uint8_t rnd[8];
+	struct fs_wr *w;
+	int rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return CS_ENOMEM;
+	w->base.ops = &fs_ops;
+	w->s = s;
+	w->fd = -1;
+	w->hint = hint;
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	if ((w->dir = fs_space(s, space)) < 0) {
+		rc = fs_err();
+		free(w);
+		return rc;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		rc = CS_ECRYPTO;
+		goto err;
+	}
+	snprintf(w->tmp, sizeof(w->tmp), TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	w->fd = openat(w->dir, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (w->fd < 0) {
+		rc = CS_EIO;
+		goto err;
+	}
+	if (hint > 0 && hint < (uint64_t)INT64_MAX && fallocate(w->fd, 0, 0, (off_t)hint) != 0 &&
+	    errno != EOPNOTSUPP) {
+		rc = CS_EIO;
+		goto err;
+	}
+	*out = &w->base;
+	return 0;
+err : {
+	int saved = errno;
+
+	store_wr_abort(&w->base);
+	errno = saved;
+}
+	return rc;
+}
+
+static int
+fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
+{
+	struct fs_wr *w = (struct fs_wr *)base;
+	struct iovec local[64];
+	int done = 0;
+
+	if (n < 0 || n > 64)
+		return CS_EINVAL;
+	memcpy(local, iov, (size_t)n * sizeof(*iov));
+	while (done < n) {
+		ssize_t k = pwritev(w->fd, local + done, n - done, (off_t)off);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return CS_EIO;
+		}
+		off += (uint64_t)k;
+		/* Advance past what was written, possibly inside an iovec. */
+		while (done < n && (size_t)k >= local[done].iov_len) {
+			k -= (ssize_t)local[done].iov_len;
+			done++;
+		}
+		if (done < n) {
+			local[done].iov_base = (uint8_t *)local[done].iov_base + k;
+			local[done].iov_len -= (size_t)k;
+		}
+	}
+	if (off > w->end)
+		w->end = off;
+	return 0;
+}
+
+static void
+fs_wr_release(struct fs_wr *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	close(w->dir);
+	free(w);
+}
+
+static void
+fs_wr_abort(struct store_wr *base)
+{
+	struct fs_wr *w = (struct fs_wr *)base;
+
+	if (w->fd >= 0)
+		(void)unlinkat(w->dir, w->tmp, 0);
+	fs_wr_release(w);
+}
+
+static int
+fs_wr_commit(struct store_wr *base)
+{
+	struct fs_wr *w = (struct fs_wr *)base;
+	int saved;
+
+	/* Give back what fallocate reserved beyond the data. */
+	if (w->hint > w->end && ftruncate(w->fd, (off_t)w->end) != 0)
+		goto err;
+	if (w->s->sync == STORE_SYNC_FULL && fdatasync(w->fd) != 0)
+		goto err;
+	if (renameat(w->dir, w->tmp, w->dir, w->key) != 0)
+		goto err;
+	if (fs_dirsync(w->s, w->dir) != 0) {
+		/* Renamed but maybe not durable: report it; the object is there. */
+		saved = errno;
+		fs_wr_release(w);
+		errno = saved;
+		return CS_EIO;
+	}
+	fs_wr_release(w);
+	return 0;
+err:
+	saved = errno;
+	fs_wr_abort(base);
+	errno = saved;
+	return CS_EIO;
+}
+
+static int
+fs_get(struct store *base, const char *space, const char *key, struct store_rd **out)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	struct fs_rd *r;
+	struct stat st;
+	int sp, fd, rc;
+
+	if ((sp = fs_space(s, space)) < 0)
+		return fs_err();
+	fd = openat(sp, key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rc = fd < 0 ? fs_err() : 0;
+	close(sp);
+	if (fd < 0)
+		return rc;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return CS_EIO;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		close(fd);
+		return CS_ENOMEM;
+	}
+	r->base.ops = &fs_ops;
+	r->fd = fd;
+	r->size = (uint64_t)st.st_size;
+	*out = &r->base;
+	return 0;
+}
+
+static uint64_t
+fs_rd_size(const struct store_rd *base)
+{
+	return ((const struct fs_rd *)base)->size;
+}
+
+static long
+fs_rd_read(struct store_rd *base, uint64_t off, const struct iovec *iov, int n)
+{
+	struct fs_rd *r = (struct fs_rd *)base;
+	struct iovec local[64];
+	long total = 0;
+	int done = 0;
+
+	if (n < 0 || n > 64)
+		return CS_EINVAL;
+	memcpy(local, iov, (size_t)n * sizeof(*iov));
+	while (done < n) {
+		ssize_t k = preadv(r->fd, local + done, n - done, (off_t)off);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return CS_EIO;
+		}
+		if (k == 0)
+			break; /* end of object */
+		off += (uint64_t)k;
+		total += k;
+		while (done < n && (size_t)k >= local[done].iov_len) {
+			k -= (ssize_t)local[done].iov_len;
+			done++;
+		}
+		if (done < n) {
+			local[done].iov_base = (uint8_t *)local[done].iov_base + k;
+			local[done].iov_len -= (size_t)k;
+		}
+	}
+	return total;
+}
+
+static void
+fs_rd_close(struct store_rd *base)
+{
+	struct fs_rd *r = (struct fs_rd *)base;
+
+	close(r->fd);
+	free(r);
+}
+
+static int
+fs_del(struct store *base, const char *space, const char *key)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	int sp = fs_space(s, space), rc;
+
+	if (sp < 0)
+		return fs_err();
+	rc = unlinkat(sp, key, 0) == 0 ? fs_dirsync(s, sp) : fs_err();
+	close(sp);
+	return rc;
+}
+
+static int
+fs_rename(struct store *base, const char *space, const char *from, const char *to)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	int sp = fs_space(s, space), rc;
+
+	if (sp < 0)
+		return fs_err();
+	rc = renameat(sp, from, sp, to) == 0 ? fs_dirsync(s, sp) : fs_err();
+	close(sp);
+	return rc;
+}
+
+static const struct store_ops fs_ops = {
+	.close = fs_close,
+	.space_create = fs_space_create,
+	.space_remove = fs_space_remove,
+	.list = fs_list,
+	.put_begin = fs_put_begin,
+	.wr_write = fs_wr_write,
+	.wr_commit = fs_wr_commit,
+	.wr_abort = fs_wr_abort,
+	.get = fs_get,
+	.rd_size = fs_rd_size,
+	.rd_read = fs_rd_read,
+	.rd_close = fs_rd_close,
+	.del = fs_del,
+	.rename = fs_rename,
+};

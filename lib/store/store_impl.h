@@ -1,0 +1,40 @@
+/*
+ * store_impl: the contract between store.c (the public interface) and a
+ * backend.  Only backends include this header.
+ */
+#ifndef CS_STORE_IMPL_H
+#define CS_STORE_IMPL_H
+
+#include "store.h"
+
+struct store_ops {
+	void (*close)(struct store *s);
+	int (*space_create)(struct store *s, const char *space);
+	int (*space_remove)(struct store *s, const char *space, bool purge);
+	int (*list)(struct store *s, const char *space,
+		    int (*cb)(void *arg, const char *key, uint64_t size), void *arg);
+	int (*put_begin)(struct store *s, const char *space, const char *key, uint64_t hint,
+			 struct store_wr **out);
+	int (*wr_write)(struct store_wr *w, uint64_t off, const struct iovec *iov, int n);
+	int (*wr_commit)(struct store_wr *w);
+	void (*wr_abort)(struct store_wr *w);
+	int (*get)(struct store *s, const char *space, const char *key, struct store_rd **out);
+	uint64_t (*rd_size)(const struct store_rd *r);
+	long (*rd_read)(struct store_rd *r, uint64_t off, const struct iovec *iov, int n);
+	void (*rd_close)(struct store_rd *r);
+	int (*del)(struct store *s, const char *space, const char *key);
+	int (*rename)(struct store *s, const char *space, const char *from, const char *to);
+};
+
+/* Every backend's store, store_wr and store_rd begin with these. */
+struct store {
+	const struct store_ops *ops;
+};
+struct store_wr {
+	const struct store_ops *ops;
+};
+struct store_rd {
+	const struct store_ops *ops;
+};
+
+#endif /* CS_STORE_IMPL_H */

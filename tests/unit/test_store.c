@@ -1,0 +1,239 @@
+/*
+ * Unit tests for store and its filesystem backend, on a real directory:
+ * atomic replace, abort, sweeping of temporaries, names, listing.
+ */
+#include "testutil.h"
+#include "store/store.h"
+#include "util/err.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char root[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/cs-store-XXXXXX");
+	return mkdtemp(root) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+put(struct store *s, const char *space, const char *key, const char *data)
+{
+	struct store_wr *w;
+	struct iovec iov = {(void *)(uintptr_t)data, strlen(data)};
+
+	assert_int_equal(store_put_begin(s, space, key, strlen(data) + 100, &w), 0);
+	assert_int_equal(store_wr_write(w, 0, &iov, 1), 0);
+	assert_int_equal(store_wr_commit(w), 0);
+}
+
+static void
+expect(struct store *s, const char *space, const char *key, const char *data)
+{
+	struct store_rd *r;
+	char buf[256] = {0};
+	struct iovec iov = {buf, sizeof(buf) - 1};
+
+	assert_int_equal(store_get(s, space, key, &r), 0);
+	assert_int_equal(store_rd_size(r), strlen(data));
+	assert_int_equal(store_rd_read(r, 0, &iov, 1), (long)strlen(data));
+	assert_string_equal(buf, data);
+	store_rd_close(r);
+}
+
+static int
+count_cb(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' || strncmp(de->d_name, ".tmp-", 5) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_put_get_replace_delete(void **state)
+{
+	struct store *s;
+	struct store_rd *r, *old;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(store_fs_open(&s, root, STORE_SYNC_FULL), 0);
+	assert_int_equal(store_space_create(s, "b1"), 0);
+	assert_int_equal(store_space_create(s, "b1"), CS_EEXIST);
+	put(s, "b1", "k1", "first version");
+	expect(s, "b1", "k1", "first version");
+	/* A reader that opened the old object keeps reading it after a replace. */
+	assert_int_equal(store_get(s, "b1", "k1", &old), 0);
+	put(s, "b1", "k1", "second, longer version");
+	expect(s, "b1", "k1", "second, longer version");
+	assert_int_equal(store_rd_size(old), strlen("first version"));
+	store_rd_close(old);
+	/* fallocate's reservation is trimmed at commit. */
+	assert_int_equal(store_get(s, "b1", "k1", &r), 0);
+	assert_int_equal(store_rd_size(r), strlen("second, longer version"));
+	store_rd_close(r);
+	assert_int_equal(store_list(s, "b1", count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_rename(s, "b1", "k1", "k2"), 0);
+	assert_int_equal(store_get(s, "b1", "k1", &r), CS_ENOENT);
+	expect(s, "b1", "k2", "second, longer version");
+	assert_int_equal(store_space_remove(s, "b1"), CS_EEXIST);
+	assert_int_equal(store_delete(s, "b1", "k2"), 0);
+	assert_int_equal(store_delete(s, "b1", "k2"), CS_ENOENT);
+	assert_int_equal(store_space_remove(s, "b1"), 0);
+	assert_int_equal(store_get(s, "b1", "k2", &r), CS_ENOENT);
+	store_close(s);
+}
+
+static void
+test_abort_and_crash_leave_nothing(void **state)
+{
+	struct store *s;
+	struct store_wr *w, *crashed;
+	struct store_rd *r;
+	struct iovec iov = {(void *)(uintptr_t) "partial", 7};
+	char dir[128];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/b2", root);
+	assert_int_equal(store_fs_open(&s, root, STORE_SYNC_FULL), 0);
+	assert_int_equal(store_space_create(s, "b2"), 0);
+	put(s, "b2", "keep", "committed");
+	/* An aborted write is invisible and leaves no file. */
+	assert_int_equal(store_put_begin(s, "b2", "keep", 0, &w), 0);
+	assert_int_equal(store_wr_write(w, 0, &iov, 1), 0);
+	store_wr_abort(w);
+	expect(s, "b2", "keep", "committed");
+	assert_int_equal(count_files(dir), 1);
+	/* A write in progress at a "crash" (never committed nor aborted)... */
+	assert_int_equal(store_put_begin(s, "b2", "keep", 0, &crashed), 0);
+	assert_int_equal(store_wr_write(crashed, 0, &iov, 1), 0);
+	assert_int_equal(count_files(dir), 2);
+	expect(s, "b2", "keep", "committed");
+	/* ...is swept when the store is opened again. */
+	{
+		struct store *s2;
+
+		assert_int_equal(store_fs_open(&s2, root, STORE_SYNC_FULL), 0);
+		assert_int_equal(count_files(dir), 1);
+		expect(s2, "b2", "keep", "committed");
+		store_close(s2);
+	}
+	/* The crashed writer's commit now fails and changes nothing. */
+	assert_int_equal(store_wr_commit(crashed), CS_EIO);
+	expect(s, "b2", "keep", "committed");
+	assert_int_equal(store_get(s, "nospace", "k", &r), CS_ENOENT);
+	assert_int_equal(store_put_begin(s, "nospace", "k", 0, &w), CS_ENOENT);
+	assert_int_equal(store_space_purge(s, "b2"), 0);
+	store_close(s);
+}
+
+static void
+test_out_of_order_writes(void **state)
+{
+	struct store *s;
+	struct store_wr *w;
+	struct iovec a = {(void *)(uintptr_t) "BBBB", 4},
+		     b[2] = {{(void *)(uintptr_t) "AA", 2}, {(void *)(uintptr_t) "AA", 2}};
+
+	(void)state;
+	assert_int_equal(store_fs_open(&s, root, STORE_SYNC_NONE), 0);
+	assert_int_equal(store_space_create(s, "b3"), 0);
+	assert_int_equal(store_put_begin(s, "b3", "k", 8, &w), 0);
+	assert_int_equal(store_wr_write(w, 4, &a, 1), 0); /* the second half first */
+	assert_int_equal(store_wr_write(w, 0, b, 2), 0);
+	assert_int_equal(store_wr_commit(w), 0);
+	expect(s, "b3", "k", "AAAABBBB");
+	assert_int_equal(store_space_purge(s, "b3"), 0);
+	store_close(s);
+}
+
+static void
+test_names(void **state)
+{
+	static const char *bad[] = {"", ".", "..", ".tmp-x", "a/b", "A", "a b", "\xc3\xa9", "a\n"};
+	char longname[STORE_NAME_MAX + 2];
+	struct store *s;
+	struct store_wr *w;
+
+	(void)state;
+	assert_true(store_name_ok("0123abc-_.z"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(store_name_ok(bad[i]));
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_false(store_name_ok(longname));
+	longname[STORE_NAME_MAX] = '\0';
+	assert_true(store_name_ok(longname));
+	assert_int_equal(store_fs_open(&s, root, STORE_SYNC_NONE), 0);
+	assert_int_equal(store_put_begin(s, "..", "k", 0, &w), CS_EINVAL);
+	assert_int_equal(store_put_begin(s, "x", "../../etc/passwd", 0, &w), CS_EINVAL);
+	assert_int_equal(store_space_create(s, "a/b"), CS_EINVAL);
+	store_close(s);
+}
+
+static void
+test_modes(void **state)
+{
+	struct store *s;
+	struct stat st;
+	char path[128];
+
+	(void)state;
+	assert_int_equal(store_fs_open(&s, root, STORE_SYNC_FULL), 0);
+	assert_int_equal(store_space_create(s, "b4"), 0);
+	put(s, "b4", "k", "x");
+	snprintf(path, sizeof(path), "%s/b4", root);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/b4/k", root);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(store_space_purge(s, "b4"), 0);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_get_replace_delete),
+		cmocka_unit_test(test_abort_and_crash_leave_nothing),
+		cmocka_unit_test(test_out_of_order_writes),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_modes),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
