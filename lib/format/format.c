@@ -51,6 +51,8 @@ struct format_obj {
 	struct engine_key *ck; /* chunk key (secure memory) */
 	uint8_t *hkey;         /* header/trailer MAC key, 32 bytes (secure memory) */
 	uint64_t len, nchunks; /* opened objects */
+	uint8_t digest[FORMAT_DIGEST_LEN];
+	uint32_t aux;
 };
 
 /* ---- byte order ---------------------------------------------------------- */
@@ -453,14 +455,28 @@ err:
 }
 
 void
-format_trailer(const struct format_obj *o, uint64_t len, uint8_t out[FORMAT_TRAILER_LEN])
+format_trailer(const struct format_obj *o, uint64_t len, const uint8_t *digest, uint32_t aux,
+	uint8_t out[FORMAT_TRAILER_LEN])
 {
 	memcpy(out, format_tmagic, 8);
 	put64(out + 8, len);
 	put64(out + 16, format_chunk_count(o, len));
+	if (digest != NULL)
+		memcpy(out + 24, digest, FORMAT_DIGEST_LEN);
+	else
+		memset(out + 24, 0, FORMAT_DIGEST_LEN);
+	put32(out + 40, aux);
+	put32(out + 44, 0); /* reserved */
 	/* The MAC covers the object id too: a trailer cannot move between objects. */
-	if (format_hmac(o->hkey, o->id, FORMAT_OBJID_LEN, out, 24, out + 24) != 0)
-		memset(out + 24, 0, 32); /* cannot verify: the object will not open */
+	if (format_hmac(o->hkey, o->id, FORMAT_OBJID_LEN, out, 48, out + 48) != 0)
+		memset(out + 48, 0, 32); /* cannot verify: the object will not open */
+}
+
+const uint8_t *
+format_digest(const struct format_obj *o, uint32_t *aux)
+{
+	*aux = o->aux;
+	return o->digest;
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -619,11 +635,13 @@ format_open(struct format_obj **out, const uint8_t *hdr, size_t hlen,
 	/* The trailer: authentic, and agreeing with the stored size. */
 	rc = CS_EAUTH;
 	if (trailer == NULL || memcmp(trailer, format_tmagic, 8) != 0 ||
-	    format_hmac(o->hkey, o->id, FORMAT_OBJID_LEN, trailer, 24, tag) != 0 ||
-	    !secmem_eq(tag, trailer + 24, 32))
+	    format_hmac(o->hkey, o->id, FORMAT_OBJID_LEN, trailer, 48, tag) != 0 ||
+	    !secmem_eq(tag, trailer + 48, 32) || get32(trailer + 44) != 0)
 		goto err;
 	o->len = get64(trailer + 8);
 	o->nchunks = get64(trailer + 16);
+	memcpy(o->digest, trailer + 24, FORMAT_DIGEST_LEN);
+	o->aux = get32(trailer + 40);
 	o->hlen = hlen;
 	/* Bound len first so that the geometry arithmetic cannot overflow. */
 	if (o->len > (UINT64_MAX / 2) / format_stride(o) * o->chunk ||
@@ -760,7 +778,7 @@ format_writer_write(struct format_writer *w, const void *data, size_t len)
 }
 
 int
-format_writer_finish(struct format_writer *w, uint64_t *total)
+format_writer_finish(struct format_writer *w, const uint8_t *digest, uint32_t aux, uint64_t *total)
 {
 	uint8_t trailer[FORMAT_TRAILER_LEN];
 	struct iovec iov;
@@ -772,7 +790,7 @@ format_writer_finish(struct format_writer *w, uint64_t *total)
 	w->finished = true;
 	if ((w->err = writer_flush(w, w->nfull + 1, true)) != 0)
 		return w->err;
-	format_trailer(w->o, w->total, trailer);
+	format_trailer(w->o, w->total, digest, aux, trailer);
 	iov.iov_base = trailer;
 	iov.iov_len = sizeof(trailer);
 	w->err = w->sink(w->arg, format_stored_size(w->o, w->total) - FORMAT_TRAILER_LEN, &iov, 1);

@@ -9,7 +9,9 @@
  *            every chunk but the last holds exactly chunk_size bytes of
  *            plaintext, so any chunk's offset is computable and chunks can
  *            be sealed in parallel and written out of order
- *   trailer  plaintext length and chunk count, with an HMAC
+ *   trailer  plaintext length, chunk count, a 16-byte caller digest and a
+ *            32-bit caller value (the server's MD5 ETag and part count, known
+ *            only when the body has ended), with an HMAC
  *
  * Each chunk's AAD binds the object id, the chunk index and a final-chunk
  * flag; the trailer and the stored size bind the count.  So reordering,
@@ -40,7 +42,8 @@
 #define FORMAT_VERSION       1
 #define FORMAT_AAD_LEN       32 /* bytes of AAD in front of every record */
 #define FORMAT_PREFIX_LEN    16 /* enough of a header to learn its length */
-#define FORMAT_TRAILER_LEN   56
+#define FORMAT_TRAILER_LEN   80
+#define FORMAT_DIGEST_LEN    16 /* a caller digest kept in the trailer (e.g. MD5) */
 #define FORMAT_HEADER_MAX    65536 /* no header is longer */
 #define FORMAT_META_MAX      16384 /* plaintext metadata limit */
 #define FORMAT_STR_MAX       4096  /* label, bucket, KEK id */
@@ -174,9 +177,15 @@ uint8_t *format_rec_text(const struct format_obj *o, uint8_t *buf);
 size_t format_rec_stored(const struct format_obj *o, const struct engine_rec *r);
 
 /*
- * format_trailer(o, len, out): the trailer of o holding len plaintext bytes.
+ * format_trailer(o, len, digest, aux, out): the trailer of o holding len
+ * plaintext bytes, with the caller's digest (FORMAT_DIGEST_LEN bytes, or
+ * NULL for zeros) and aux value.
  */
-void format_trailer(const struct format_obj *o, uint64_t len, uint8_t out[FORMAT_TRAILER_LEN]);
+void format_trailer(const struct format_obj *o, uint64_t len, const uint8_t *digest, uint32_t aux,
+	uint8_t out[FORMAT_TRAILER_LEN]);
+
+/* format_digest(o, aux): an opened object's trailer digest and aux value. */
+const uint8_t *format_digest(const struct format_obj *o, uint32_t *aux);
 
 /* Positional I/O for the streaming helpers: like pwritev/preadv.  Return 0
  * (sink) or the bytes read (source, which must fill the iovecs unless the
@@ -201,9 +210,11 @@ int format_writer_new(struct format_writer **out, struct format_obj *o, struct e
 int format_writer_write(struct format_writer *w, const void *data, size_t len)
 	__attribute__((warn_unused_result));
 
-/* format_writer_finish(w, total): seal the last chunk and write the
- * trailer; total (may be NULL) receives the plaintext length. */
-int format_writer_finish(struct format_writer *w, uint64_t *total)
+/* format_writer_finish(w, digest, aux, total): seal the last chunk and write
+ * the trailer with digest (or NULL) and aux; total (may be NULL) receives the
+ * plaintext length. */
+int format_writer_finish(struct format_writer *w, const uint8_t *digest, uint32_t aux,
+	uint64_t *total)
 	__attribute__((warn_unused_result));
 
 /* format_writer_free(w): release w (wiping its buffers); NULL is a no-op. */

@@ -110,15 +110,15 @@ struct sigv4_config {
 /* Outcomes, one per S3 error code; see sigv4_result_code(). */
 enum sigv4_result {
 	SIGV4_OK = 0,
-	SIGV4_ACCESS_DENIED,              /* expired or not-yet-valid URL, token, unsigned x-amz-* */
-	SIGV4_SIGNATURE_DOES_NOT_MATCH,   /* wrong signature, or a signed header is absent */
-	SIGV4_INVALID_ACCESS_KEY_ID,      /* the lookup does not know the key */
-	SIGV4_REQUEST_TIME_TOO_SKEWED,    /* header auth outside now +- max_skew */
-	SIGV4_AUTH_HEADER_MALFORMED,      /* Authorization or its credential scope */
-	SIGV4_AUTH_QUERY_ERROR,           /* the X-Amz-* query parameters */
-	SIGV4_MISSING_SECURITY_HEADER,    /* no authentication at all: an anonymous request */
-	SIGV4_INVALID_ARGUMENT,           /* bad request shape, payload hash, both auth kinds */
-	SIGV4_INTERNAL_ERROR,             /* the lookup or the crypto library failed */
+	SIGV4_ACCESS_DENIED,            /* expired or not-yet-valid URL, token, unsigned x-amz-* */
+	SIGV4_SIGNATURE_DOES_NOT_MATCH, /* wrong signature, or a signed header is absent */
+	SIGV4_INVALID_ACCESS_KEY_ID,    /* the lookup does not know the key */
+	SIGV4_REQUEST_TIME_TOO_SKEWED,  /* header auth outside now +- max_skew */
+	SIGV4_AUTH_HEADER_MALFORMED,    /* Authorization or its credential scope */
+	SIGV4_AUTH_QUERY_ERROR,         /* the X-Amz-* query parameters */
+	SIGV4_MISSING_SECURITY_HEADER,  /* no authentication at all: an anonymous request */
+	SIGV4_INVALID_ARGUMENT,         /* bad request shape, payload hash, both auth kinds */
+	SIGV4_INTERNAL_ERROR,           /* the lookup or the crypto library failed */
 };
 
 /* How the caller must treat the body of an authenticated request. */

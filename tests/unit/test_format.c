@@ -161,7 +161,7 @@ write_obj(struct mem *m, uint8_t *plain, size_t len, const struct suite_info *su
 		assert_int_equal(format_writer_write(w, plain + off, piece), 0);
 		off += piece;
 	}
-	assert_int_equal(format_writer_finish(w, &total), 0);
+	assert_int_equal(format_writer_finish(w, NULL, 0, &total), 0);
 	assert_int_equal(total, len);
 	assert_int_equal(m->n, format_stored_size(o, len));
 	/* Writing after finish is refused. */
@@ -508,7 +508,7 @@ test_destroyed_kek_fails_and_is_named(void **state)
 	assert_int_equal(format_create(&o, &p, engines[0]), 0);
 	assert_int_equal(format_writer_new(&w, o, engines[0], mem_sink, &m), 0);
 	assert_int_equal(format_writer_write(w, "hello", 5), 0);
-	assert_int_equal(format_writer_finish(w, NULL), 0);
+	assert_int_equal(format_writer_finish(w, NULL, 0, NULL), 0);
 	format_writer_free(w);
 	format_free(o);
 	assert_int_equal(open_obj(&o, &m, NULL, NULL, engines[0]), CS_EAUTH);
@@ -525,6 +525,34 @@ test_destroyed_kek_fails_and_is_named(void **state)
 		assert_int_equal(format_peek_kek(m.b, hlen - 1, id, sizeof(id), &version),
 				 CS_EAUTH);
 	}
+	free(m.b);
+}
+
+static void
+test_trailer_digest(void **state)
+{
+	struct format_params p = {.label = "s2", .bucket = "b", .kek = {"s2", 1, kek_s2}};
+	const uint8_t digest[FORMAT_DIGEST_LEN] = {0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04,
+		0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42, 0x7e};
+	struct format_obj *o;
+	struct format_writer *w;
+	struct mem m = {0};
+	uint32_t aux = 0;
+
+	(void)state;
+	assert_int_equal(format_create(&o, &p, engines[1]), 0);
+	assert_int_equal(format_writer_new(&w, o, engines[1], mem_sink, &m), 0);
+	assert_int_equal(format_writer_finish(w, digest, 7, NULL), 0);
+	format_writer_free(w);
+	format_free(o);
+	assert_int_equal(open_obj(&o, &m, NULL, NULL, engines[0]), 0);
+	assert_memory_equal(format_digest(o, &aux), digest, FORMAT_DIGEST_LEN);
+	assert_int_equal(aux, 7);
+	assert_int_equal(format_length(o), 0);
+	format_free(o);
+	/* The digest is authenticated: change one bit and the object does not open. */
+	m.b[m.n - FORMAT_TRAILER_LEN + 30] ^= 1;
+	assert_int_equal(open_obj(&o, &m, NULL, NULL, engines[0]), CS_EAUTH);
 	free(m.b);
 }
 
@@ -609,6 +637,7 @@ main(void)
 		cmocka_unit_test(test_reorder_duplicate_drop_splice),
 		cmocka_unit_test(test_wrong_key_label_bucket),
 		cmocka_unit_test(test_destroyed_kek_fails_and_is_named),
+		cmocka_unit_test(test_trailer_digest),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_garbage_headers),
 	};

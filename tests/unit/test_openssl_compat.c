@@ -184,7 +184,7 @@ make_object(struct mem *m, const struct suite_info *su, const uint8_t *plain, si
 	assert_int_equal(format_create(&o, &p, e), 0);
 	assert_int_equal(format_writer_new(&w, o, e, sink, m), 0);
 	assert_int_equal(format_writer_write(w, plain, len), 0);
-	assert_int_equal(format_writer_finish(w, NULL), 0);
+	assert_int_equal(format_writer_finish(w, NULL, 0, NULL), 0);
 	format_writer_free(w);
 	format_free(o);
 	engine_free(e);

@@ -1,0 +1,699 @@
+/*
+ * catalog: buckets and per-bucket object indexes.  See catalog.h.
+ */
+#include "catalog.h"
+#include "keystore/keystore.h"
+#include "objio.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/hex.h"
+#include "util/secmem.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#define SYS_SPACE   "sys"
+#define CATALOG_OBJ "catalog"
+#define CATALOG_MAX (1u << 24)
+
+struct entry {
+	char *name;
+	uint64_t size;
+	int64_t mtime_ms;
+	char etag[CATALOG_ETAG_MAX + 1];
+	char ctype[CATALOG_CTYPE_MAX + 1];
+};
+
+struct bucket {
+	struct cat_bucket b;
+	struct entry *e; /* sorted by name (byte order) */
+	size_t n, cap;
+};
+
+struct catalog {
+	pthread_rwlock_t lock;
+	struct store *st;
+	struct keystore *ks;
+	struct bucket *bk; /* sorted by name */
+	size_t nb;
+};
+
+static int why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* best_effort: a clean-up whose failure only leaves an unused, empty or
+ * unreadable store space behind; nothing else depends on it. */
+static void
+best_effort(int rc)
+{
+	(void)rc;
+}
+
+bool
+catalog_bucket_name_ok(const char *name)
+{
+	size_t n = strnlen(name, CATALOG_BUCKET_MAX + 1);
+
+	if (n < 3 || n > CATALOG_BUCKET_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+			return false;
+	}
+	/* Starts and ends with a letter or digit; no "..". */
+	if (name[0] == '.' || name[0] == '-' || name[n - 1] == '.' || name[n - 1] == '-' ||
+	    strstr(name, "..") != NULL)
+		return false;
+	return true;
+}
+
+static struct bucket *
+find_bucket(struct catalog *c, const char *name)
+{
+	size_t lo = 0, hi = c->nb;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = strcmp(c->bk[mid].b.name, name);
+
+		if (r == 0)
+			return &c->bk[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* find_entry: index of name in b, or of where it would go; *hit if present. */
+static size_t
+find_entry(const struct bucket *b, const char *name, bool *hit)
+{
+	size_t lo = 0, hi = b->n;
+
+	*hit = false;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = strcmp(b->e[mid].name, name);
+
+		if (r == 0) {
+			*hit = true;
+			return mid;
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- persistence of the bucket list ------------------------------------- */
+
+/* Lines: "bucket\t<name>\t<label>\t<space>\t<created>\n". */
+static int
+catalog_save(struct catalog *c)
+{
+	size_t cap = 64, n = 0;
+	char *txt = malloc(cap);
+	uint8_t *sealed = NULL;
+	size_t sl = 0;
+	struct store_wr *w = NULL;
+	struct iovec iov;
+	int rc;
+
+	if (txt == NULL)
+		return CS_ENOMEM;
+	for (size_t i = 0; i < c->nb; i++) {
+		const struct cat_bucket *b = &c->bk[i].b;
+		size_t need = strlen(b->name) + strlen(b->label_text) + 96;
+
+		if (n + need > cap) {
+			char *nt = realloc(txt, (n + need) * 2);
+
+			if (nt == NULL) {
+				free(txt);
+				return CS_ENOMEM;
+			}
+			txt = nt;
+			cap = (n + need) * 2;
+		}
+		n += (size_t)snprintf(txt + n, cap - n, "bucket\t%s\t%s\t%s\t%lld\n", b->name,
+				      b->label_text, b->space, (long long)b->created);
+	}
+	rc = keystore_seal(c->ks, "catalog", (const uint8_t *)txt, n, &sealed, &sl);
+	free(txt);
+	if (rc != 0)
+		return rc;
+	iov.iov_base = sealed;
+	iov.iov_len = sl;
+	if ((rc = store_put_begin(c->st, SYS_SPACE, CATALOG_OBJ, sl, &w)) == 0 &&
+	    (rc = store_wr_write(w, 0, &iov, 1)) == 0)
+		rc = store_wr_commit(w);
+	else
+		store_wr_abort(w);
+	free(sealed);
+	return rc;
+}
+
+static int
+catalog_load(struct catalog *c, char *why, size_t whylen)
+{
+	struct store_rd *rd;
+	uint8_t *sealed, *plain = NULL;
+	size_t pl = 0;
+	uint64_t size;
+	struct iovec iov;
+	char *line, *save = NULL;
+	int rc = store_get(c->st, SYS_SPACE, CATALOG_OBJ, &rd);
+
+	if (rc == CS_ENOENT)
+		return 0; /* a new server */
+	if (rc != 0)
+		return why_set(why, whylen, rc, "cannot read the bucket catalogue");
+	size = store_rd_size(rd);
+	if (size > CATALOG_MAX || (sealed = malloc(size + 1)) == NULL) {
+		store_rd_close(rd);
+		return why_set(why, whylen, CS_ERANGE, "bucket catalogue too large");
+	}
+	iov.iov_base = sealed;
+	iov.iov_len = size;
+	if (store_rd_read(rd, 0, &iov, 1) != (long)size) {
+		store_rd_close(rd);
+		free(sealed);
+		return why_set(why, whylen, CS_EIO, "cannot read the bucket catalogue");
+	}
+	store_rd_close(rd);
+	rc = keystore_unseal(c->ks, "catalog", sealed, size, &plain, &pl);
+	free(sealed);
+	if (rc != 0)
+		return why_set(why, whylen, CS_EAUTH,
+			       "the bucket catalogue does not unseal under this keystore");
+	for (line = strtok_r((char *)plain, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[5], *s2 = NULL, *tok = strtok_r(line, "\t", &s2);
+		struct bucket *nb;
+		struct cat_bucket b;
+		int k = 0;
+
+		for (; tok != NULL && k < 5; tok = strtok_r(NULL, "\t", &s2))
+			f[k++] = tok;
+		memset(&b, 0, sizeof(b));
+		if (k != 5 || strcmp(f[0], "bucket") != 0 || !catalog_bucket_name_ok(f[1]) ||
+		    strlen(f[2]) >= sizeof(b.label_text) || strlen(f[3]) != CATALOG_SPACE_LEN ||
+		    label_parse(f[2], strlen(f[2]), &b.label, NULL) != 0) {
+			rc = why_set(why, whylen, CS_EINVAL, "the bucket catalogue is malformed");
+			break;
+		}
+		snprintf(b.name, sizeof(b.name), "%s", f[1]);
+		snprintf(b.label_text, sizeof(b.label_text), "%s", f[2]);
+		snprintf(b.space, sizeof(b.space), "%s", f[3]);
+		b.created = strtoll(f[4], NULL, 10);
+		if ((nb = realloc(c->bk, (c->nb + 1) * sizeof(*nb))) == NULL) {
+			rc = CS_ENOMEM;
+			break;
+		}
+		c->bk = nb;
+		memset(&c->bk[c->nb], 0, sizeof(c->bk[c->nb]));
+		c->bk[c->nb++].b = b;
+	}
+	free(plain);
+	return rc;
+}
+
+/* ---- index rebuild ------------------------------------------------------- */
+
+static int
+entry_insert(struct bucket *b, const struct cat_object *o)
+{
+	bool hit;
+	size_t i = find_entry(b, o->name, &hit);
+	struct entry *e;
+
+	if (!hit) {
+		if (b->n == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 16;
+			struct entry *ne = realloc(b->e, cap * sizeof(*ne));
+
+			if (ne == NULL)
+				return CS_ENOMEM;
+			b->e = ne;
+			b->cap = cap;
+		}
+		memmove(&b->e[i + 1], &b->e[i], (b->n - i) * sizeof(*b->e));
+		memset(&b->e[i], 0, sizeof(b->e[i]));
+		if ((b->e[i].name = strdup(o->name)) == NULL) {
+			memmove(&b->e[i], &b->e[i + 1], (b->n - i) * sizeof(*b->e));
+			return CS_ENOMEM;
+		}
+		b->n++;
+	}
+	e = &b->e[i];
+	e->size = o->size;
+	e->mtime_ms = o->mtime_ms;
+	snprintf(e->etag, sizeof(e->etag), "%s", o->etag);
+	snprintf(e->ctype, sizeof(e->ctype), "%s", o->ctype);
+	return 0;
+}
+
+struct rebuild {
+	struct catalog *c;
+	struct bucket *b;
+	struct objio_ctx x;
+	uint64_t unreadable;
+};
+
+static int
+rebuild_cb(void *arg, const char *key, uint64_t size)
+{
+	struct rebuild *rb = arg;
+	struct objio_rd *r;
+	struct cat_object o;
+	char okey[CATALOG_OKEY_LEN + 1];
+
+	(void)size;
+	if (strlen(key) != CATALOG_OKEY_LEN)
+		return 0; /* multipart parts and other records */
+	if (objio_open(&rb->x, &rb->b->b, key, &r) != 0) {
+		rb->unreadable++;
+		return 0;
+	}
+	/* Only an object stored under its own name's key is that object. */
+	catalog_object_key(rb->c, &rb->b->b, objio_meta(r)->name, okey);
+	if (strcmp(okey, key) != 0) {
+		rb->unreadable++;
+		objio_close(r);
+		return 0;
+	}
+	memset(&o, 0, sizeof(o));
+	o.name = objio_meta(r)->name;
+	o.size = objio_size(r);
+	o.mtime_ms = objio_meta(r)->mtime_ms;
+	objio_etag(r, o.etag);
+	snprintf(o.ctype, sizeof(o.ctype), "%s",
+		 objio_meta(r)->ctype ? objio_meta(r)->ctype : "binary/octet-stream");
+	if (entry_insert(rb->b, &o) != 0) {
+		objio_close(r);
+		return CS_ENOMEM;
+	}
+	objio_close(r);
+	return 0;
+}
+
+static int
+cmp_bucket(const void *a, const void *b)
+{
+	return strcmp(((const struct bucket *)a)->b.name, ((const struct bucket *)b)->b.name);
+}
+
+int
+catalog_open(struct catalog **out, struct store *st, struct keystore *ks, struct engine *e,
+	     uint64_t *unreadable, char *why, size_t whylen)
+{
+	struct catalog *c;
+	struct rebuild rb;
+	int rc;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return CS_ENOMEM;
+	pthread_rwlock_init(&c->lock, NULL);
+	c->st = st;
+	c->ks = ks;
+	if ((rc = store_space_create(st, SYS_SPACE)) != 0 && rc != CS_EEXIST) {
+		why_set(why, whylen, rc, "cannot create the store's system space");
+		goto err;
+	}
+	if ((rc = catalog_load(c, why, whylen)) != 0)
+		goto err;
+	qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
+	memset(&rb, 0, sizeof(rb));
+	rb.c = c;
+	rb.x.st = st;
+	rb.x.ks = ks;
+	rb.x.e = e;
+	for (size_t i = 0; i < c->nb; i++) {
+		rb.b = &c->bk[i];
+		rc = store_list(st, rb.b->b.space, rebuild_cb, &rb);
+		if (rc == CS_ENOENT) /* created in the catalogue, space lost: recreate */
+			rc = store_space_create(st, rb.b->b.space);
+		if (rc != 0) {
+			why_set(why, whylen, rc, "cannot index bucket %s", rb.b->b.name);
+			goto err;
+		}
+	}
+	if (unreadable != NULL)
+		*unreadable = rb.unreadable;
+	*out = c;
+	return 0;
+err:
+	catalog_close(c);
+	return rc;
+}
+
+static void
+bucket_free(struct bucket *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->e[i].name);
+	free(b->e);
+}
+
+void
+catalog_close(struct catalog *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nb; i++)
+		bucket_free(&c->bk[i]);
+	free(c->bk);
+	pthread_rwlock_destroy(&c->lock);
+	free(c);
+}
+
+/* ---- buckets ------------------------------------------------------------- */
+
+int
+catalog_bucket_create(struct catalog *c, const char *name, const char *label_text)
+{
+	struct cat_bucket b;
+	struct bucket *nb;
+	uint8_t rnd[CATALOG_SPACE_LEN / 2];
+	int rc;
+
+	if (!catalog_bucket_name_ok(name))
+		return CS_EINVAL;
+	memset(&b, 0, sizeof(b));
+	if (strlen(label_text) >= sizeof(b.label_text) ||
+	    label_parse(label_text, strlen(label_text), &b.label, NULL) != 0)
+		return CS_EINVAL;
+	snprintf(b.name, sizeof(b.name), "%s", name);
+	if (label_format(&b.label, b.label_text, sizeof(b.label_text)) < 0)
+		return CS_EINVAL;
+	b.created = (int64_t)time(NULL);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return CS_ECRYPTO;
+	hex_encode(b.space, rnd, sizeof(rnd));
+	pthread_rwlock_wrlock(&c->lock);
+	if (find_bucket(c, name) != NULL) {
+		rc = CS_EEXIST;
+		goto out;
+	}
+	if ((rc = store_space_create(c->st, b.space)) != 0)
+		goto out;
+	if ((nb = realloc(c->bk, (c->nb + 1) * sizeof(*nb))) == NULL) {
+		best_effort(store_space_remove(c->st, b.space));
+		rc = CS_ENOMEM;
+		goto out;
+	}
+	c->bk = nb;
+	memset(&c->bk[c->nb], 0, sizeof(c->bk[c->nb]));
+	c->bk[c->nb++].b = b;
+	qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
+	if ((rc = catalog_save(c)) != 0) {
+		/* Undo: the bucket must not exist in memory only. */
+		struct bucket *x = find_bucket(c, name);
+		size_t i = (size_t)(x - c->bk);
+
+		memmove(&c->bk[i], &c->bk[i + 1], (c->nb - i - 1) * sizeof(*c->bk));
+		c->nb--;
+		best_effort(store_space_remove(c->st, b.space));
+	}
+out:
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int
+catalog_bucket_delete(struct catalog *c, const char *name)
+{
+	struct bucket *b, saved;
+	size_t i;
+	int rc;
+
+	pthread_rwlock_wrlock(&c->lock);
+	if ((b = find_bucket(c, name)) == NULL) {
+		rc = CS_ENOENT;
+		goto out;
+	}
+	if (b->n > 0) {
+		rc = CS_EEXIST;
+		goto out;
+	}
+	saved = *b;
+	i = (size_t)(b - c->bk);
+	memmove(&c->bk[i], &c->bk[i + 1], (c->nb - i - 1) * sizeof(*c->bk));
+	c->nb--;
+	if ((rc = catalog_save(c)) != 0) {
+		memmove(&c->bk[i + 1], &c->bk[i], (c->nb - i) * sizeof(*c->bk));
+		c->bk[i] = saved;
+		c->nb++;
+		goto out;
+	}
+	/* Unreadable leftovers (e.g. of a shredded level) and parts go with it. */
+	best_effort(store_space_purge(c->st, saved.b.space));
+	bucket_free(&saved);
+out:
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int
+catalog_bucket_get(struct catalog *c, const char *name, struct cat_bucket *out)
+{
+	struct bucket *b;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_rdlock(&c->lock);
+	if ((b = find_bucket(c, name)) != NULL) {
+		*out = b->b;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+void
+catalog_buckets(struct catalog *c, void (*cb)(void *arg, const struct cat_bucket *b), void *arg)
+{
+	pthread_rwlock_rdlock(&c->lock);
+	for (size_t i = 0; i < c->nb; i++)
+		cb(arg, &c->bk[i].b);
+	pthread_rwlock_unlock(&c->lock);
+}
+
+/* ---- objects ------------------------------------------------------------- */
+
+void
+catalog_object_key(struct catalog *c, const struct cat_bucket *b, const char *name,
+		   char out[CATALOG_OKEY_LEN + 1])
+{
+	uint8_t key[KEYSTORE_KEY_LEN], mac[32];
+	unsigned int n = 0;
+
+	if (keystore_syskey(c->ks, KEYSTORE_NAME_KEY, key) != 0)
+		memset(key, 0, sizeof(key));
+	{
+		/* HMAC-SHA-256(name key, space || 0x00 || name) */
+		size_t sl = strlen(b->space), nl = strlen(name);
+		uint8_t *msg = malloc(sl + 1 + nl);
+
+		if (msg == NULL) {
+			memset(out, '0', CATALOG_OKEY_LEN);
+			out[CATALOG_OKEY_LEN] = '\0';
+			secmem_wipe(key, sizeof(key));
+			return;
+		}
+		memcpy(msg, b->space, sl);
+		msg[sl] = 0;
+		memcpy(msg + sl + 1, name, nl);
+		HMAC(EVP_sha256(), key, sizeof(key), msg, sl + 1 + nl, mac, &n);
+		free(msg);
+	}
+	secmem_wipe(key, sizeof(key));
+	hex_encode(out, mac, 32);
+}
+
+int
+catalog_object_get(struct catalog *c, const char *bucket, const char *name, struct cat_object *out)
+{
+	struct bucket *b;
+	bool hit = false;
+	size_t i;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_rdlock(&c->lock);
+	if ((b = find_bucket(c, bucket)) != NULL) {
+		i = find_entry(b, name, &hit);
+		if (hit) {
+			out->name = NULL;
+			out->size = b->e[i].size;
+			out->mtime_ms = b->e[i].mtime_ms;
+			memcpy(out->etag, b->e[i].etag, sizeof(out->etag));
+			memcpy(out->ctype, b->e[i].ctype, sizeof(out->ctype));
+			rc = 0;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int
+catalog_object_put(struct catalog *c, const char *bucket, const struct cat_object *o)
+{
+	struct bucket *b;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_wrlock(&c->lock);
+	if ((b = find_bucket(c, bucket)) != NULL)
+		rc = entry_insert(b, o);
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int
+catalog_object_del(struct catalog *c, const char *bucket, const char *name)
+{
+	struct bucket *b;
+	bool hit = false;
+	size_t i;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_wrlock(&c->lock);
+	if ((b = find_bucket(c, bucket)) != NULL) {
+		i = find_entry(b, name, &hit);
+		if (hit) {
+			free(b->e[i].name);
+			memmove(&b->e[i], &b->e[i + 1], (b->n - i - 1) * sizeof(*b->e));
+			b->n--;
+			rc = 0;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+uint64_t
+catalog_object_count(struct catalog *c, const char *bucket)
+{
+	struct bucket *b;
+	uint64_t n = 0;
+
+	pthread_rwlock_rdlock(&c->lock);
+	if ((b = find_bucket(c, bucket)) != NULL)
+		n = b->n;
+	pthread_rwlock_unlock(&c->lock);
+	return n;
+}
+
+int
+catalog_list(struct catalog *c, const char *bucket, const char *prefix, const char *delimiter,
+	     const char *after, unsigned max,
+	     void (*cb)(void *arg, const struct cat_object *o, const char *common_prefix),
+	     void *arg, bool *truncated, char **next)
+{
+	size_t pl = prefix ? strlen(prefix) : 0, dl = delimiter ? strlen(delimiter) : 0, i;
+	char *last = NULL;
+	struct bucket *b;
+	unsigned count = 0;
+	bool hit;
+	int rc = 0;
+
+	*truncated = false;
+	*next = NULL;
+	pthread_rwlock_rdlock(&c->lock);
+	if ((b = find_bucket(c, bucket)) == NULL) {
+		pthread_rwlock_unlock(&c->lock);
+		return CS_ENOENT;
+	}
+	i = after != NULL && after[0] != '\0' ? find_entry(b, after, &hit) : 0;
+	if (after != NULL && after[0] != '\0' && hit)
+		i++;
+	if (pl > 0 && (after == NULL || strcmp(after, prefix) < 0))
+		i = i > find_entry(b, prefix, &hit) ? i : find_entry(b, prefix, &hit);
+	/* Continuing after a common prefix: skip every name under it. */
+	if (dl > 0 && after != NULL && strlen(after) >= dl &&
+	    strcmp(after + strlen(after) - dl, delimiter) == 0)
+		while (i < b->n && strncmp(b->e[i].name, after, strlen(after)) == 0)
+			i++;
+	for (; i < b->n; i++) {
+		const struct entry *e = &b->e[i];
+		const char *rest, *d;
+
+		if (pl > 0 && strncmp(e->name, prefix, pl) != 0) {
+			if (strcmp(e->name, prefix) > 0)
+				break; /* sorted: no later name has the prefix */
+			continue;
+		}
+		if (count == max) {
+			*truncated = true;
+			break;
+		}
+		rest = e->name + pl;
+		if (dl > 0 && (d = strstr(rest, delimiter)) != NULL) {
+			size_t cpl = (size_t)(d - e->name) + dl;
+			char *cp = malloc(cpl + 1);
+
+			if (cp == NULL) {
+				rc = CS_ENOMEM;
+				break;
+			}
+			memcpy(cp, e->name, cpl);
+			cp[cpl] = '\0';
+			cb(arg, NULL, cp);
+			count++;
+			free(last);
+			last = cp;
+			/* Skip every name under this common prefix. */
+			while (i + 1 < b->n && strncmp(b->e[i + 1].name, cp, cpl) == 0)
+				i++;
+			continue;
+		}
+		{
+			struct cat_object o;
+
+			o.name = e->name;
+			o.size = e->size;
+			o.mtime_ms = e->mtime_ms;
+			memcpy(o.etag, e->etag, sizeof(o.etag));
+			memcpy(o.ctype, e->ctype, sizeof(o.ctype));
+			cb(arg, &o, NULL);
+		}
+		count++;
+		free(last);
+		if ((last = strdup(e->name)) == NULL) {
+			rc = CS_ENOMEM;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	if (rc != 0 || !*truncated)
+		free(last);
+	else
+		*next = last;
+	return rc;
+}

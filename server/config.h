@@ -1,0 +1,55 @@
+/*
+ * config: cryptstored's settings, from built-in defaults, then a config file
+ * (`key = value` lines, '#' comments), then command-line flags, each later
+ * source overriding the earlier.  Every key is also a flag: `--key value`.
+ * docs/CONFIG.md lists them; `cryptstored --help` prints them with their
+ * defaults.
+ */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	char listen[64]; /* address */
+	unsigned port;
+	char data_dir[512];
+	char keys_dir[512];
+	char root_key[512];
+	char region[64];
+	char suite[32];  /* aes-256-cbc-hmac-sha256 | aes-256-gcm */
+	char engine[16]; /* auto | evp | ipsec-mb */
+	unsigned chunk_size;
+	unsigned max_conns;
+	unsigned header_timeout; /* seconds */
+	unsigned body_timeout;   /* seconds without body bytes */
+	unsigned idle_timeout;   /* seconds between keep-alive requests */
+	unsigned clock_skew;     /* seconds */
+	uint64_t max_object;     /* bytes, single PUT and part */
+	bool sync;               /* fdatasync before acknowledging */
+	char log_level[8];       /* error | warn | info | debug */
+	char init_levels[256];   /* levels created on first start, comma separated */
+	bool init_demo;          /* first start: a bucket per level and a printed test identity */
+	char port_file[512];     /* write the bound port here (tests: --port 0) */
+};
+
+/* config_defaults(c): the built-in defaults. */
+void config_defaults(struct config *c);
+
+/*
+ * config_set(c, key, value, why, whylen): set one key (as spelled in the
+ * file; '-' and '_' are the same).  Returns 0 or CS_EINVAL with why set.
+ */
+int config_set(struct config *c, const char *key, const char *value, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+
+/* config_load(c, path, why, whylen): apply a config file. */
+int config_load(struct config *c, const char *path, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+
+/* config_usage(f): print every key with its default and meaning. */
+void config_usage(void *f);
+
+#endif /* CS_CONFIG_H */

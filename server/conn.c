@@ -1,0 +1,382 @@
+/*
+ * conn: a client connection served by one thread with blocking I/O.
+ */
+#include "conn.h"
+#include "crypto/engine.h"
+#include "log.h"
+#include "s3api.h"
+#include "server.h"
+#include "util/err.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONN_BUF  (256u << 10)
+#define DRAIN_MAX (1u << 20) /* unread body we still read to keep a connection */
+
+enum phase { PH_IDLE, PH_HEAD, PH_BODY };
+
+struct conn {
+	struct server *srv;
+	int fd;
+	char peer[64];
+	struct http_conn *h;
+	uint8_t *in;
+	size_t in_len, in_off;
+	const struct http_request *req;
+	bool body_ended, continue_sent, close_after, responded, dead;
+	enum http_err body_err;
+	struct engine *e;
+	int64_t head_deadline_ms;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const struct http_request *
+conn_req(const struct conn *c)
+{
+	return c->req;
+}
+
+struct server *
+conn_server(const struct conn *c)
+{
+	return c->srv;
+}
+
+const char *
+conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+struct engine *
+conn_engine(struct conn *c)
+{
+	if (c->e == NULL && engine_new(&c->e, c->srv->engine) != 0)
+		c->e = NULL;
+	return c->e;
+}
+
+void
+conn_close_after(struct conn *c)
+{
+	c->close_after = true;
+}
+
+/* conn_recv: wait for and read more input; 1 = data, 0 = EOF, <0 = error. */
+static int
+conn_recv(struct conn *c, enum phase ph)
+{
+	const struct config *cfg = &c->srv->cfg;
+
+	c->in_off = c->in_len = 0;
+	for (;;) {
+		int64_t wait_ms;
+		struct pollfd p = {c->fd, POLLIN, 0};
+		ssize_t n;
+		int r;
+
+		switch (ph) {
+		case PH_HEAD:
+			wait_ms = c->head_deadline_ms - now_ms();
+			break;
+		case PH_BODY:
+			wait_ms = (int64_t)cfg->body_timeout * 1000;
+			break;
+		default:
+			wait_ms = (int64_t)cfg->idle_timeout * 1000;
+			break;
+		}
+		if (wait_ms <= 0)
+			return CS_EIO; /* timed out */
+		r = poll(&p, 1, wait_ms > 0x7fffffff ? 0x7fffffff : (int)wait_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return CS_EIO;
+		n = recv(c->fd, c->in, CONN_BUF, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return CS_EIO;
+		if (n == 0)
+			return 0;
+		c->in_len = (size_t)n;
+		atomic_fetch_add(&c->srv->bytes_in, (uint64_t)n);
+		return 1;
+	}
+}
+
+/* conn_event: the next parser event, reading as needed.  Returns 1 with an
+ * event, 0 on a clean close between requests, -1 on an error (in ev). */
+static int
+conn_event(struct conn *c, enum phase ph, struct http_event *ev)
+{
+	for (;;) {
+		size_t consumed = 0;
+		int r;
+
+		/* Queued events come out even with no new input. */
+		if (http_feed(c->h, c->in + c->in_off, c->in_len - c->in_off, &consumed, ev) != 0 &&
+		    ev->type != HTTP_EV_ERROR) {
+			ev->type = HTTP_EV_ERROR;
+			ev->err = HTTP_E_SYNTAX;
+		}
+		c->in_off += consumed;
+		if (ev->type != HTTP_EV_MORE)
+			return ev->type == HTTP_EV_ERROR ? -1 : 1;
+		if ((r = conn_recv(c, ph)) <= 0) {
+			ev->type = HTTP_EV_ERROR;
+			ev->err = r == 0 ? http_conn_eof(c->h) : HTTP_E_TRUNCATED;
+			return r == 0 && ev->err == HTTP_E_NONE ? 0 : -1;
+		}
+		if (ph == PH_IDLE) {
+			/* The first byte of a request starts the head timer. */
+			ph = PH_HEAD;
+			c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
+		}
+	}
+}
+
+static int
+conn_send(struct conn *c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		struct pollfd pf = {c->fd, POLLOUT, 0};
+		ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int r = poll(&pf, 1, (int)c->srv->cfg.body_timeout * 1000);
+
+			if (r <= 0 && !(r < 0 && errno == EINTR)) {
+				c->dead = true;
+				return CS_EIO;
+			}
+			continue;
+		}
+		if (k <= 0) {
+			c->dead = true;
+			return CS_EIO;
+		}
+		b += k;
+		n -= (size_t)k;
+		atomic_fetch_add(&c->srv->bytes_out, (uint64_t)k);
+	}
+	return 0;
+}
+
+int
+conn_body(struct conn *c, const uint8_t **data, size_t *len)
+{
+	struct http_event ev;
+
+	if (c->body_ended)
+		return 0;
+	if (c->req->body == HTTP_BODY_NONE ||
+	    (c->req->body == HTTP_BODY_LENGTH && c->req->content_length == 0)) {
+		/* Still take the parser's queued DONE event. */
+		if (conn_event(c, PH_BODY, &ev) <= 0 || ev.type != HTTP_EV_DONE) {
+			c->body_err = ev.type == HTTP_EV_ERROR ? ev.err : HTTP_E_SYNTAX;
+			c->dead = true;
+			return -1;
+		}
+		c->body_ended = true;
+		return 0;
+	}
+	if (c->req->expect_continue && !c->continue_sent) {
+		c->continue_sent = true;
+		if (conn_send(c, HTTP_100_CONTINUE, strlen(HTTP_100_CONTINUE)) != 0)
+			return -1;
+	}
+	if (conn_event(c, PH_BODY, &ev) <= 0) {
+		c->body_err = ev.err != HTTP_E_NONE ? ev.err : HTTP_E_TRUNCATED;
+		c->dead = true;
+		return -1;
+	}
+	switch (ev.type) {
+	case HTTP_EV_BODY:
+		*data = ev.data;
+		*len = ev.len;
+		return 1;
+	case HTTP_EV_DONE:
+		c->body_ended = true;
+		return 0;
+	case HTTP_EV_ERROR:
+		c->body_err = ev.err;
+		c->dead = true;
+		return -1;
+	default:
+		c->dead = true;
+		return -1;
+	}
+}
+
+enum http_err
+conn_body_error(const struct conn *c)
+{
+	return c->body_err;
+}
+
+/* conn_head: format and send a response head. */
+static int
+conn_head(struct conn *c, int status, const struct http_header *h, size_t nh,
+	  enum http_body_kind bk, uint64_t content_length)
+{
+	struct http_response r;
+	char buf[16384];
+	size_t len = 0;
+
+	/* A body the client may still send and we did not read: close after. */
+	if (c->req != NULL && !c->body_ended && c->req->body != HTTP_BODY_NONE)
+		c->close_after = true;
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.body = bk;
+	r.content_length = content_length;
+	r.keep_alive = c->req != NULL && c->req->keep_alive && !c->close_after;
+	r.http10 = c->req != NULL && c->req->version_minor == 0;
+	r.date = time(NULL);
+	r.headers = h;
+	r.nheaders = nh;
+	if (http_response_head(buf, sizeof(buf), &r, &len) != 0)
+		return CS_EINVAL;
+	c->responded = true;
+	return conn_send(c, buf, len);
+}
+
+int
+conn_respond(struct conn *c, int status, const struct http_header *h, size_t nh, const void *body,
+	     size_t len)
+{
+	int rc = conn_head(c, status, h, nh, HTTP_BODY_LENGTH, len);
+
+	if (rc == 0 && len > 0 && (c->req == NULL || c->req->method_id != HTTP_M_HEAD))
+		rc = conn_send(c, body, len);
+	return rc;
+}
+
+int
+conn_respond_head(struct conn *c, int status, const struct http_header *h, size_t nh,
+		  uint64_t content_length)
+{
+	return conn_head(c, status, h, nh, HTTP_BODY_LENGTH, content_length);
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	return conn_send(c, p, n);
+}
+
+/* conn_drain: read and drop what is left of the request body, if small. */
+static bool
+conn_drain(struct conn *c)
+{
+	const uint8_t *d;
+	size_t n, total = 0;
+	int r;
+
+	if (c->body_ended)
+		return true;
+	if (c->req->body == HTTP_BODY_LENGTH && c->req->content_length > DRAIN_MAX)
+		return false;
+	if (c->req->expect_continue && !c->continue_sent)
+		return false; /* the client holds the body back: do not invite it */
+	while ((r = conn_body(c, &d, &n)) == 1)
+		if ((total += n) > DRAIN_MAX)
+			return false;
+	return r == 0;
+}
+
+/* conn_error_plain: a protocol-level error answer, then close. */
+static void
+conn_error_plain(struct conn *c, enum http_err e)
+{
+	char body[256];
+	int n = snprintf(
+		body, sizeof(body),
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s"
+		"</Message></Error>",
+		http_err_status(e) == 413 ? "EntityTooLarge" : "BadRequest", http_err_str(e));
+	struct http_header h = {"Content-Type", 12, "application/xml", 15};
+
+	c->close_after = true;
+	if (conn_respond(c, http_err_status(e), &h, 1, body, (size_t)n) != 0) {
+		/* the client is gone */
+	}
+}
+
+void
+conn_serve(struct server *srv, int fd, const char *peer)
+{
+	struct conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.srv = srv;
+	c.fd = fd;
+	snprintf(c.peer, sizeof(c.peer), "%s", peer);
+	if ((c.in = malloc(CONN_BUF)) == NULL || http_conn_new(&c.h, &srv->limits) != 0) {
+		log_error("%s: out of memory for a connection", peer);
+		goto out;
+	}
+	for (;;) {
+		struct http_event ev;
+		int r;
+
+		c.req = NULL;
+		c.body_ended = c.continue_sent = c.responded = false;
+		c.body_err = HTTP_E_NONE;
+		/* The first byte of a buffered pipelined request starts the head timer too. */
+		c.head_deadline_ms = now_ms() + (int64_t)srv->cfg.header_timeout * 1000;
+		r = conn_event(&c, c.in_off < c.in_len ? PH_HEAD : PH_IDLE, &ev);
+		if (r == 0)
+			break; /* clean close between requests */
+		if (r < 0) {
+			if (ev.err != HTTP_E_TRUNCATED)
+				conn_error_plain(&c, ev.err);
+			break;
+		}
+		if (ev.type != HTTP_EV_HEAD) {
+			conn_error_plain(&c, HTTP_E_SYNTAX);
+			break;
+		}
+		c.req = http_conn_request(c.h);
+		atomic_fetch_add(&srv->requests, 1);
+		s3api_handle(&c);
+		if (c.dead)
+			break;
+		if (!c.responded) {
+			struct http_header h = {"Content-Type", 12, "application/xml", 15};
+
+			c.close_after = true;
+			if (conn_respond(&c, 500, &h, 1, "", 0) != 0)
+				break;
+		}
+		if (!conn_drain(&c) || c.close_after || !c.req->keep_alive)
+			break;
+		if (http_next(c.h) != 0)
+			break;
+	}
+out:
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+	engine_free(c.e);
+	http_conn_free(c.h);
+	free(c.in);
+}

@@ -1,0 +1,82 @@
+/*
+ * identity: users and their access keys.
+ *
+ * A user has a clearance (an MLS range, e.g. "s0-s3:c0.c1023") and may be an
+ * administrator (who may create buckets at any level).  Each access key
+ * belongs to one user and is bound to one session level within the user's
+ * clearance: every request signed with that key acts at exactly that level.
+ * The label therefore never comes from the client's own claim.
+ *
+ * Persisted as one record sealed under the keystore ("identities") in the
+ * keystore directory; secrets exist in memory only inside this module
+ * (secure memory) and are handed out only to the signature check.
+ */
+#ifndef CS_IDENTITY_H
+#define CS_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "label/label.h"
+
+#define IDENTITY_NAME_MAX   64
+#define IDENTITY_AKID_LEN   20
+#define IDENTITY_SECRET_LEN 40
+
+struct keystore;
+struct identity;
+
+/* What a verified access key grants. */
+struct ident_session {
+	char akid[IDENTITY_AKID_LEN + 1];
+	char user[IDENTITY_NAME_MAX + 1];
+	char level_text[LABEL_STR_MAX];
+	struct label level;
+	bool admin;
+};
+
+/* identity_open(out, ks, why, whylen): load (or start empty) the identities. */
+int identity_open(struct identity **out, struct keystore *ks, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+
+void identity_close(struct identity *id);
+
+/* identity_count(id): number of users. */
+size_t identity_count(struct identity *id);
+
+/*
+ * identity_user_add(id, name, clearance, admin): add a user ([A-Za-z0-9._-],
+ * 1..64) with a clearance range.  CS_EEXIST, CS_EINVAL.
+ */
+int identity_user_add(struct identity *id, const char *name, const char *clearance, bool admin)
+	__attribute__((warn_unused_result));
+
+/*
+ * identity_key_create(id, user, level, akid, secret): a new access key for
+ * user bound to session level (which the user's clearance must contain).
+ * CS_ENOENT (no user), CS_EPERM (level outside clearance), CS_EINVAL.
+ */
+int identity_key_create(struct identity *id, const char *user, const char *level,
+			char akid[IDENTITY_AKID_LEN + 1], char secret[IDENTITY_SECRET_LEN + 1])
+	__attribute__((warn_unused_result));
+
+/*
+ * identity_lookup(arg, akid, secret, size, len): the sigv4_lookup_fn: copy
+ * the secret of an active key of an enabled user.  Returns 0 or -1.
+ */
+int identity_lookup(void *arg, const char *akid, uint8_t *secret, size_t size, size_t *len);
+
+/* identity_session(id, akid, out): what akid grants; CS_ENOENT if nothing. */
+int identity_session(struct identity *id, const char *akid, struct ident_session *out)
+	__attribute__((warn_unused_result));
+
+/*
+ * identity_keys(id, cb, arg): call cb(arg, akid, user, level) for every
+ * active access key (for the demo banner and `admin` listings).
+ */
+void identity_keys(struct identity *id,
+		   void (*cb)(void *arg, const char *akid, const char *user, const char *level),
+		   void *arg);
+
+#endif /* CS_IDENTITY_H */

@@ -1,0 +1,411 @@
+/*
+ * cryptstored: the encrypted multi-level S3 object server.
+ *
+ * Start-up order: settings, secure memory and no core dumps, the crypto
+ * self-test (the server refuses to start if it fails), keystore, store,
+ * identities, catalogue, then the listening socket.  Each accepted
+ * connection is served by its own thread (conn.c) up to max_conns; beyond
+ * that a client gets 503 SlowDown at once.
+ */
+#include "catalog.h"
+#include "config.h"
+#include "conn.h"
+#include "crypto/selftest.h"
+#include "identity.h"
+#include "keystore/keystore.h"
+#include "log.h"
+#include "server.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/secmem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define VERSION      "0.1.0"
+#define THREAD_STACK (512u << 10)
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: cryptstored [--config FILE] [--SETTING VALUE ...]\n"
+		   "       cryptstored --selftest | --version | --help\n\n"
+		   "Encrypted multi-level S3-compatible object server.  Settings come from the\n"
+		   "defaults, then FILE (`key = value` lines), then flags.  Settings [default]:\n");
+	config_usage(f);
+	fprintf(f, "\nExit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 if it cannot "
+		   "start,\n2 for bad usage, 3 if the crypto self-test fails.\n");
+}
+
+struct conn_arg {
+	struct server *srv;
+	int fd;
+	char peer[64];
+};
+
+static void *
+conn_thread(void *arg)
+{
+	struct conn_arg *a = arg;
+
+	conn_serve(a->srv, a->fd, a->peer);
+	atomic_fetch_sub(&a->srv->nconn, 1);
+	free(a);
+	return NULL;
+}
+
+/* refuse: answer 503 SlowDown without a thread, then close. */
+static void
+refuse(int fd)
+{
+	static const char msg[] =
+		"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+		"Connection: close\r\nContent-Length: 125\r\n\r\n"
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+		"<Message>Too many connections.</Message></Error>\n";
+
+	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* best effort */
+	}
+	close(fd);
+}
+
+static int
+listen_on(struct server *srv)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd, one = 1;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)srv->cfg.port);
+	if (inet_pton(AF_INET, srv->cfg.listen, &a.sin_addr) != 1) {
+		log_error("listen: '%s' is not an IPv4 address", srv->cfg.listen);
+		return -1;
+	}
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 1024) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+		log_error("cannot listen on %s:%u: %s", srv->cfg.listen, srv->cfg.port,
+			  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	srv->cfg.port = ntohs(a.sin_port);
+	if (srv->cfg.port_file[0] != '\0') {
+		char tmp[600];
+		FILE *f;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", srv->cfg.port_file);
+		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", srv->cfg.port) < 0 ||
+		    fclose(f) != 0 || rename(tmp, srv->cfg.port_file) != 0) {
+			log_error("cannot write %s", srv->cfg.port_file);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+struct banner {
+	struct server *srv;
+	int n;
+};
+
+static void
+banner_key(void *arg, const char *akid, const char *user, const char *level)
+{
+	struct banner *b = arg;
+	uint8_t secret[64];
+	size_t sl = 0;
+
+	if (strcmp(user, "demo") != 0 ||
+	    identity_lookup(b->srv->ids, akid, secret, sizeof(secret), &sl) != 0)
+		return;
+	printf("  %-6s  AWS_ACCESS_KEY_ID=%s  AWS_SECRET_ACCESS_KEY=%.*s\n", level, akid, (int)sl,
+	       (const char *)secret);
+	secmem_wipe(secret, sizeof(secret));
+	b->n++;
+}
+
+/* first_start: levels, and in demo mode buckets and a test identity. */
+static int
+first_start(struct server *srv)
+{
+	char levels[sizeof(srv->cfg.init_levels)], *save = NULL, *lv;
+	char akid[IDENTITY_AKID_LEN + 1], secret[IDENTITY_SECRET_LEN + 1];
+	int rc;
+
+	snprintf(levels, sizeof(levels), "%s", srv->cfg.init_levels);
+	for (lv = strtok_r(levels, ",", &save); lv != NULL; lv = strtok_r(NULL, ",", &save)) {
+		struct label l;
+		char canon[LABEL_STR_MAX];
+
+		if (label_parse(lv, strlen(lv), &l, NULL) != 0 ||
+		    label_format(&l, canon, sizeof(canon)) < 0) {
+			log_error("init-levels: '%s' is not a label", lv);
+			return -1;
+		}
+		if (!keystore_level_exists(srv->ks, canon)) {
+			if ((rc = keystore_level_add(srv->ks, canon)) != 0) {
+				log_error("cannot create the key of level %s: %s", canon,
+					  err_str(rc));
+				return -1;
+			}
+			log_info("created the key of level %s", canon);
+		}
+		if (srv->cfg.init_demo && identity_count(srv->ids) == 0) {
+			char bucket[80];
+
+			snprintf(bucket, sizeof(bucket), "level-%.60s", canon);
+			for (char *p = bucket; *p; p++)
+				if (*p == ':' || *p == ',' || *p == '_')
+					*p = '-';
+			rc = catalog_bucket_create(srv->cat, bucket, canon);
+			if (rc != 0 && rc != CS_EEXIST && rc != CS_EINVAL) {
+				log_error("cannot create bucket %s: %s", bucket, err_str(rc));
+				return -1;
+			}
+		}
+	}
+	if (srv->cfg.init_demo && identity_count(srv->ids) == 0) {
+		char clearance[LABEL_RANGE_STR_MAX], last[64] = "s0";
+
+		/* The demo user is cleared from s0 up to the last initial level. */
+		snprintf(levels, sizeof(levels), "%s", srv->cfg.init_levels);
+		save = NULL;
+		for (lv = strtok_r(levels, ",", &save); lv != NULL; lv = strtok_r(NULL, ",", &save))
+			snprintf(last, sizeof(last), "%.63s", lv);
+		last[strcspn(last, ":")] = '\0';
+		snprintf(clearance, sizeof(clearance), "s0-%s:c0.c1023", last);
+		if ((rc = identity_user_add(srv->ids, "demo", clearance, true)) != 0) {
+			log_error("cannot create the demo user: %s", err_str(rc));
+			return -1;
+		}
+		snprintf(levels, sizeof(levels), "%s", srv->cfg.init_levels);
+		save = NULL;
+		for (lv = strtok_r(levels, ",", &save); lv != NULL; lv = strtok_r(NULL, ",", &save))
+			if ((rc = identity_key_create(srv->ids, "demo", lv, akid, secret)) != 0) {
+				log_error("cannot create a demo key at %s: %s", lv, err_str(rc));
+				return -1;
+			}
+		secmem_wipe(secret, sizeof(secret));
+	}
+	return 0;
+}
+
+static void
+print_banner(struct server *srv)
+{
+	struct banner b = {srv, 0};
+
+	if (!srv->cfg.init_demo)
+		return;
+	printf("\ncryptstored %s listening on http://%s:%u (region %s)\n", VERSION, srv->cfg.listen,
+	       srv->cfg.port, srv->cfg.region);
+	printf("Test identity 'demo' (clearance s0-s3): one access key per session level.\n"
+	       "A key reads buckets at or below its level and writes only at its level.\n");
+	identity_keys(srv->ids, banner_key, &b);
+	printf("\nTry it (the s0 key, bucket level-s0):\n"
+	       "  export AWS_ACCESS_KEY_ID=<s0 key above> AWS_SECRET_ACCESS_KEY=<its secret>\n"
+	       "  aws --endpoint-url http://%s:%u s3 cp /etc/hostname s3://level-s0/hello.txt\n"
+	       "  aws --endpoint-url http://%s:%u s3 ls s3://level-s0/\n\n",
+	       srv->cfg.listen, srv->cfg.port, srv->cfg.listen, srv->cfg.port);
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct server srv;
+	char why[1024] = "";
+	struct engine *e = NULL;
+	pthread_attr_t attr;
+	uint64_t unreadable = 0;
+	int lfd, rc, status = 1;
+
+	config_defaults(&srv.cfg);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("cryptstored %s\n", VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--selftest") == 0) {
+			rc = selftest_run(why, sizeof(why));
+			printf("selftest: %s%s%s (ipsec-mb: %s)\n",
+			       rc == 0 ? "ok" : "FAILED: ", rc == 0 ? "" : why, "",
+			       engine_ipsecmb_arch());
+			return rc == 0 ? 0 : 3;
+		}
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			if (config_load(&srv.cfg, argv[++i], why, sizeof(why)) != 0) {
+				fprintf(stderr, "cryptstored: %s\n", why);
+				return 2;
+			}
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc) {
+			if (config_set(&srv.cfg, argv[i] + 2, argv[i + 1], why, sizeof(why)) != 0) {
+				fprintf(stderr, "cryptstored: %s\n", why);
+				return 2;
+			}
+			i++;
+			continue;
+		}
+		fprintf(stderr, "cryptstored: unexpected argument '%s' (try --help)\n", argv[i]);
+		return 2;
+	}
+	log_set_level(strcmp(srv.cfg.log_level, "debug") == 0   ? LOG_DEBUG
+		      : strcmp(srv.cfg.log_level, "warn") == 0  ? LOG_WARN
+		      : strcmp(srv.cfg.log_level, "error") == 0 ? LOG_ERROR
+								: LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	if ((rc = secmem_init(SECMEM_DEFAULT_HEAP)) < 0) {
+		log_error("cannot create the secure heap");
+		return 1;
+	}
+	if (rc == 1)
+		log_warn("secure heap is not locked in memory (RLIMIT_MEMLOCK too low?): keys "
+			 "could be swapped; fine for development, not for production");
+	if (secmem_no_core_dumps() != 0)
+		log_warn("cannot disable core dumps: %s", strerror(errno));
+	if (selftest_run(why, sizeof(why)) != 0) {
+		log_error("crypto self-test FAILED, refusing to start: %s", why);
+		return 3;
+	}
+	if ((srv.suite = suite_by_name(srv.cfg.suite)) == NULL) {
+		log_error("suite '%s' unknown (aes-256-cbc-hmac-sha256 or aes-256-gcm)",
+			  srv.cfg.suite);
+		return 2;
+	}
+	if (engine_kind_parse(srv.cfg.engine, &srv.engine) != 0) {
+		log_error("engine '%s' unknown (auto, evp or ipsec-mb)", srv.cfg.engine);
+		return 2;
+	}
+	if (srv.cfg.chunk_size < 16 || srv.cfg.chunk_size > ENGINE_MAX_TEXT ||
+	    srv.cfg.chunk_size % 16 != 0) {
+		log_error("chunk-size must be a multiple of 16 from 16 to %u", ENGINE_MAX_TEXT);
+		return 2;
+	}
+	if (engine_new(&e, srv.engine) != 0) {
+		log_error("crypto engine '%s' is not usable on this machine", srv.cfg.engine);
+		return 1;
+	}
+	http_limits_init(&srv.limits);
+	srv.limits.max_body = srv.cfg.max_object + (srv.cfg.max_object >> 3) + (1u << 20);
+	if (keystore_open(&srv.ks, srv.cfg.keys_dir, srv.cfg.root_key, true, why, sizeof(why)) !=
+	    0) {
+		log_error("keystore: %s", why);
+		goto out;
+	}
+	if ((rc = store_fs_open(&srv.st, srv.cfg.data_dir,
+				srv.cfg.sync ? STORE_SYNC_FULL : STORE_SYNC_NONE)) != 0) {
+		log_error("store %s: %s (%s)", srv.cfg.data_dir, err_str(rc), strerror(errno));
+		goto out;
+	}
+	if (identity_open(&srv.ids, srv.ks, why, sizeof(why)) != 0) {
+		log_error("identities: %s", why);
+		goto out;
+	}
+	if (catalog_open(&srv.cat, srv.st, srv.ks, e, &unreadable, why, sizeof(why)) != 0) {
+		log_error("catalogue: %s", why);
+		goto out;
+	}
+	if (unreadable > 0)
+		log_warn("%llu stored objects cannot be read (destroyed level keys or damage); "
+			 "they are not listed",
+			 (unsigned long long)unreadable);
+	if (first_start(&srv) != 0)
+		goto out;
+	if ((lfd = listen_on(&srv)) < 0)
+		goto out;
+	log_info("cryptstored %s on %s:%u: suite %s, engine %s (%s), chunk %u, data %s, keys %s",
+		 VERSION, srv.cfg.listen, srv.cfg.port, srv.suite->name, engine_name(e),
+		 engine_ipsecmb_arch(), srv.cfg.chunk_size, srv.cfg.data_dir, srv.cfg.keys_dir);
+	print_banner(&srv);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	while (!stopping) {
+		struct pollfd p = {lfd, POLLIN, 0};
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		struct conn_arg *a;
+		pthread_t t;
+		int fd, one = 1;
+
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		if ((fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC)) < 0)
+			continue;
+		if (atomic_fetch_add(&srv.nconn, 1) >= srv.cfg.max_conns ||
+		    (a = calloc(1, sizeof(*a))) == NULL) {
+			atomic_fetch_sub(&srv.nconn, 1);
+			refuse(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		a->srv = &srv;
+		a->fd = fd;
+		{
+			char ip[INET_ADDRSTRLEN];
+
+			snprintf(a->peer, sizeof(a->peer), "%s:%u",
+				 inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip)) ? ip : "?",
+				 ntohs(peer.sin_port));
+		}
+		if (pthread_create(&t, &attr, conn_thread, a) != 0) {
+			atomic_fetch_sub(&srv.nconn, 1);
+			free(a);
+			refuse(fd);
+		}
+	}
+	close(lfd);
+	log_info("shutting down: waiting for %u connection(s)", atomic_load(&srv.nconn));
+	for (int i = 0; i < 100 && atomic_load(&srv.nconn) > 0; i++)
+		usleep(50000);
+	status = 0;
+	if (atomic_load(&srv.nconn) > 0) {
+		/* Threads still serve slow clients: leave the shared state alone. */
+		log_warn("%u connection(s) still open at exit", atomic_load(&srv.nconn));
+		engine_free(e);
+		return 0;
+	}
+out:
+	catalog_close(srv.cat);
+	identity_close(srv.ids);
+	store_close(srv.st);
+	keystore_close(srv.ks);
+	engine_free(e);
+	return status;
+}

@@ -1,0 +1,298 @@
+/*
+ * objio: one object through format + store + keystore.
+ */
+#include "objio.h"
+#include "format/format.h"
+#include "keystore/keystore.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/hex.h"
+#include "util/secmem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+struct objio_rd {
+	struct store_rd *rd;
+	struct format_obj *fo;
+	struct objmeta meta;
+};
+
+struct objio_wr {
+	struct store_wr *sw;
+	struct format_obj *fo;
+	struct format_writer *fw;
+	EVP_MD_CTX *md5, *sha;
+	uint64_t size;
+};
+
+static long
+rd_source(void *arg, uint64_t off, const struct iovec *iov, int n)
+{
+	return store_rd_read(arg, off, iov, n);
+}
+
+static int
+wr_sink(void *arg, uint64_t off, const struct iovec *iov, int n)
+{
+	return store_wr_write(arg, off, iov, n);
+}
+
+/* objio_load: read header and trailer of an open store object and open it. */
+static int
+objio_load(const struct objio_ctx *x, const struct cat_bucket *b, struct store_rd *rd,
+	   struct format_obj **fo)
+{
+	struct format_expect exp = {b->label_text, b->name};
+	uint8_t prefix[FORMAT_PREFIX_LEN], trailer[FORMAT_TRAILER_LEN], *hdr;
+	uint64_t size = store_rd_size(rd);
+	struct iovec iov;
+	size_t hlen;
+	int rc;
+
+	if (size < FORMAT_PREFIX_LEN + FORMAT_TRAILER_LEN)
+		return CS_EAUTH;
+	iov.iov_base = prefix;
+	iov.iov_len = sizeof(prefix);
+	if (store_rd_read(rd, 0, &iov, 1) != (long)sizeof(prefix))
+		return CS_EIO;
+	if ((rc = format_header_len(prefix, sizeof(prefix), &hlen)) != 0)
+		return rc;
+	if (hlen > size - FORMAT_TRAILER_LEN)
+		return CS_EAUTH;
+	if ((hdr = malloc(hlen)) == NULL)
+		return CS_ENOMEM;
+	iov.iov_base = hdr;
+	iov.iov_len = hlen;
+	if (store_rd_read(rd, 0, &iov, 1) != (long)hlen) {
+		free(hdr);
+		return CS_EIO;
+	}
+	iov.iov_base = trailer;
+	iov.iov_len = sizeof(trailer);
+	if (store_rd_read(rd, size - FORMAT_TRAILER_LEN, &iov, 1) != (long)sizeof(trailer)) {
+		free(hdr);
+		return CS_EIO;
+	}
+	rc = format_open(fo, hdr, hlen, trailer, size, &exp, keystore_kek, x->ks, x->e);
+	free(hdr);
+	return rc;
+}
+
+int
+objio_open(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+	   struct objio_rd **out)
+{
+	struct objio_rd *r;
+	const uint8_t *m;
+	size_t mlen;
+	int rc;
+
+	*out = NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return CS_ENOMEM;
+	if ((rc = store_get(x->st, b->space, okey, &r->rd)) != 0)
+		goto err;
+	if ((rc = objio_load(x, b, r->rd, &r->fo)) != 0)
+		goto err;
+	m = format_meta(r->fo, &mlen);
+	if (objmeta_decode(m, mlen, &r->meta) != 0) {
+		rc = CS_EAUTH;
+		goto err;
+	}
+	*out = r;
+	return 0;
+err:
+	objio_close(r);
+	return rc;
+}
+
+bool
+objio_key_destroyed(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey)
+{
+	uint8_t prefix[FORMAT_PREFIX_LEN], *hdr = NULL;
+	struct store_rd *rd = NULL;
+	struct iovec iov = {prefix, sizeof(prefix)};
+	char id[256];
+	uint32_t version;
+	size_t hlen;
+	bool yes = false;
+
+	if (store_get(x->st, b->space, okey, &rd) != 0)
+		return false;
+	if (store_rd_read(rd, 0, &iov, 1) == (long)sizeof(prefix) &&
+	    format_header_len(prefix, sizeof(prefix), &hlen) == 0 && (hdr = malloc(hlen)) != NULL) {
+		iov.iov_base = hdr;
+		iov.iov_len = hlen;
+		if (store_rd_read(rd, 0, &iov, 1) == (long)hlen &&
+		    format_peek_kek(hdr, hlen, id, sizeof(id), &version) == 0)
+			yes = keystore_kek_state(x->ks, id, version) == KEYSTORE_DESTROYED ||
+			      (strcmp(id, b->label_text) == 0 &&
+			       !keystore_level_exists(x->ks, id) &&
+			       keystore_kek_state(x->ks, id, version) == 0);
+	}
+	free(hdr);
+	store_rd_close(rd);
+	return yes;
+}
+
+uint64_t
+objio_size(const struct objio_rd *r)
+{
+	return format_length(r->fo);
+}
+
+const struct objmeta *
+objio_meta(const struct objio_rd *r)
+{
+	return &r->meta;
+}
+
+void
+objio_etag_text(const uint8_t md5[16], uint32_t parts, char out[CATALOG_ETAG_MAX + 1])
+{
+	char hx[33];
+
+	hex_encode(hx, md5, 16);
+	if (parts > 0)
+		snprintf(out, CATALOG_ETAG_MAX + 1, "\"%s-%u\"", hx, parts);
+	else
+		snprintf(out, CATALOG_ETAG_MAX + 1, "\"%s\"", hx);
+}
+
+void
+objio_etag(const struct objio_rd *r, char out[CATALOG_ETAG_MAX + 1])
+{
+	uint32_t parts;
+	const uint8_t *d = format_digest(r->fo, &parts);
+
+	objio_etag_text(d, parts, out);
+}
+
+int
+objio_read(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint64_t len,
+	   int (*out)(void *arg, const uint8_t *data, size_t n), void *arg)
+{
+	return format_read(r->fo, x->e, rd_source, r->rd, off, len, out, arg);
+}
+
+void
+objio_close(struct objio_rd *r)
+{
+	if (r == NULL)
+		return;
+	objmeta_clear(&r->meta);
+	format_free(r->fo);
+	store_rd_close(r->rd);
+	free(r);
+}
+
+int
+objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+	     const struct objmeta *m, uint64_t size_hint, bool want_sha256, struct objio_wr **out)
+{
+	struct format_params p;
+	struct objio_wr *w;
+	uint8_t *kek = NULL, *meta = NULL;
+	size_t mlen = 0;
+	uint32_t version = 0;
+	int rc;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return CS_ENOMEM;
+	rc = CS_ENOMEM;
+	if ((w->md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1)
+		goto err;
+	if (want_sha256 && ((w->sha = EVP_MD_CTX_new()) == NULL ||
+			    EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1))
+		goto err;
+	if ((kek = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
+		goto err;
+	if ((rc = keystore_active(x->ks, b->label_text, &version, kek)) != 0)
+		goto err;
+	if ((rc = objmeta_encode(m, &meta, &mlen)) != 0) {
+		rc = rc == CS_ERANGE ? CS_EINVAL : rc;
+		goto err;
+	}
+	memset(&p, 0, sizeof(p));
+	p.suite = x->suite;
+	p.chunk_size = x->chunk;
+	p.label = b->label_text;
+	p.bucket = b->name;
+	p.kek.id = b->label_text;
+	p.kek.version = version;
+	p.kek.key = kek;
+	p.meta = meta;
+	p.meta_len = mlen;
+	if ((rc = format_create(&w->fo, &p, x->e)) != 0)
+		goto err;
+	if ((rc = store_put_begin(x->st, b->space, okey,
+				  size_hint > 0 ? format_stored_size(w->fo, size_hint) : 0,
+				  &w->sw)) != 0)
+		goto err;
+	if ((rc = format_writer_new(&w->fw, w->fo, x->e, wr_sink, w->sw)) != 0)
+		goto err;
+	secmem_free(kek, KEYSTORE_KEY_LEN);
+	free(meta);
+	*out = w;
+	return 0;
+err:
+	secmem_free(kek, KEYSTORE_KEY_LEN);
+	free(meta);
+	objio_abort(w);
+	return rc;
+}
+
+int
+objio_write(struct objio_wr *w, const void *data, size_t n)
+{
+	if (EVP_DigestUpdate(w->md5, data, n) != 1 ||
+	    (w->sha != NULL && EVP_DigestUpdate(w->sha, data, n) != 1))
+		return CS_ECRYPTO;
+	return format_writer_write(w->fw, data, n);
+}
+
+int
+objio_finish(struct objio_wr *w, uint32_t parts, const uint8_t *md5_in, uint8_t md5[16],
+	     uint8_t sha256[32], uint64_t *len)
+{
+	uint8_t d[16], s[32];
+	unsigned int n = 0;
+
+	if (EVP_DigestFinal_ex(w->md5, d, &n) != 1)
+		return CS_ECRYPTO;
+	if (w->sha != NULL && EVP_DigestFinal_ex(w->sha, s, &n) != 1)
+		return CS_ECRYPTO;
+	if (md5 != NULL)
+		memcpy(md5, d, 16);
+	if (sha256 != NULL && w->sha != NULL)
+		memcpy(sha256, s, 32);
+	return format_writer_finish(w->fw, md5_in != NULL ? md5_in : d, parts, len);
+}
+
+int
+objio_commit(struct objio_wr *w)
+{
+	int rc = store_wr_commit(w->sw);
+
+	w->sw = NULL;
+	objio_abort(w);
+	return rc;
+}
+
+void
+objio_abort(struct objio_wr *w)
+{
+	if (w == NULL)
+		return;
+	store_wr_abort(w->sw);
+	format_writer_free(w->fw);
+	format_free(w->fo);
+	EVP_MD_CTX_free(w->md5);
+	EVP_MD_CTX_free(w->sha);
+	free(w);
+}

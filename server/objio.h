@@ -1,0 +1,93 @@
+/*
+ * objio: reading and writing one stored object: the object format over the
+ * store, with the keystore's level keys, computing the MD5 (for the ETag)
+ * and, when asked, the SHA-256 of the plaintext as it streams through.
+ *
+ * A write is invisible until objio_commit(); a failure anywhere before that
+ * leaves the old object (if any) untouched.
+ */
+#ifndef CS_OBJIO_H
+#define CS_OBJIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "crypto/suite.h"
+#include "objmeta.h"
+
+struct store;
+struct keystore;
+struct engine;
+
+/* What every object operation needs; owned by the caller. */
+struct objio_ctx {
+	struct store *st;
+	struct keystore *ks;
+	struct engine *e; /* this thread's engine */
+	const struct suite_info *suite;
+	uint32_t chunk;
+};
+
+struct objio_rd;
+struct objio_wr;
+
+/*
+ * objio_open(x, b, okey, out): open the object stored under okey in bucket
+ * b.  Returns 0, CS_ENOENT (no such object), CS_EAUTH (it does not verify,
+ * or its level key is gone: objio_key_destroyed() tells which), CS_EIO.
+ */
+int objio_open(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+	       struct objio_rd **out) __attribute__((warn_unused_result));
+
+/* objio_key_destroyed(x, b, okey): true if okey's object exists but was
+ * sealed under a KEK version that the keystore has destroyed. */
+bool objio_key_destroyed(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey);
+
+/* Accessors of an open object. */
+uint64_t objio_size(const struct objio_rd *r);
+const struct objmeta *objio_meta(const struct objio_rd *r);
+/* objio_etag(r, out): the quoted ETag, e.g. "\"9e10...\"" or "\"...-3\"". */
+void objio_etag(const struct objio_rd *r, char out[CATALOG_ETAG_MAX + 1]);
+
+/* objio_read(x, r, off, len, out, arg): verified plaintext [off, off+len). */
+int objio_read(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint64_t len,
+	       int (*out)(void *arg, const uint8_t *data, size_t n), void *arg)
+	__attribute__((warn_unused_result));
+
+void objio_close(struct objio_rd *r);
+
+/*
+ * objio_create(x, b, okey, m, size_hint, want_sha256, out): start writing an
+ * object with metadata m under the active KEK of b's level.  Returns 0,
+ * CS_ENOENT (the level has no active key), CS_EINVAL (metadata too large),
+ * CS_EIO (errno says why, e.g. ENOSPC), CS_ENOMEM.
+ */
+int objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+		 const struct objmeta *m, uint64_t size_hint, bool want_sha256,
+		 struct objio_wr **out) __attribute__((warn_unused_result));
+
+/* objio_write(w, data, n): append plaintext. */
+int objio_write(struct objio_wr *w, const void *data, size_t n) __attribute__((warn_unused_result));
+
+/*
+ * objio_finish(w, parts, md5_in, md5, sha256, len): seal the end of the
+ * object.  The trailer's digest is md5_in when given (multipart: MD5 of the
+ * parts' MD5s) else the MD5 of the plaintext; parts is 0 for a single PUT.
+ * md5 and sha256 (may be NULL) receive the plaintext digests; len its size.
+ */
+int objio_finish(struct objio_wr *w, uint32_t parts, const uint8_t *md5_in, uint8_t md5[16],
+		 uint8_t sha256[32], uint64_t *len) __attribute__((warn_unused_result));
+
+/* objio_commit(w): make it durable and visible (replacing any old object)
+ * and release w, on failure too. */
+int objio_commit(struct objio_wr *w) __attribute__((warn_unused_result));
+
+/* objio_abort(w): discard and release; NULL is a no-op. */
+void objio_abort(struct objio_wr *w);
+
+/* objio_etag_text(md5, parts, out): "\"<hex>\"" or "\"<hex>-<parts>\"". */
+void objio_etag_text(const uint8_t md5[16], uint32_t parts, char out[CATALOG_ETAG_MAX + 1]);
+
+#endif /* CS_OBJIO_H */
