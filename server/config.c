@@ -56,6 +56,7 @@ static const struct key keys[] = {
 	S(init_levels, "levels whose keys are created on first start"),
 	B(init_demo, "first start: one bucket per level and a printed test identity"),
 	S(port_file, "write the bound port to this file once listening"),
+	S(credentials_file, "demo mode: write the test identity's keys to this file (0600)"),
 };
 
 void

@@ -33,6 +33,7 @@ struct config {
 	char init_levels[256];   /* levels created on first start, comma separated */
 	bool init_demo;          /* first start: a bucket per level and a printed test identity */
 	char port_file[512];     /* write the bound port here (tests: --port 0) */
+	char credentials_file[512]; /* demo mode: write "level akid secret" lines here (0600) */
 };
 
 /* config_defaults(c): the built-in defaults. */

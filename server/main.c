@@ -115,24 +115,32 @@ listen_on(struct server *srv)
 		return -1;
 	}
 	srv->cfg.port = ntohs(a.sin_port);
-	if (srv->cfg.port_file[0] != '\0') {
-		char tmp[600];
-		FILE *f;
-
-		snprintf(tmp, sizeof(tmp), "%s.tmp", srv->cfg.port_file);
-		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", srv->cfg.port) < 0 ||
-		    fclose(f) != 0 || rename(tmp, srv->cfg.port_file) != 0) {
-			log_error("cannot write %s", srv->cfg.port_file);
-			close(fd);
-			return -1;
-		}
-	}
 	return fd;
+}
+
+/* write_port_file: last step of start-up, so a test that sees the file
+ * finds the server listening and the credentials written. */
+static int
+write_port_file(const struct server *srv)
+{
+	char tmp[600];
+	FILE *f;
+
+	if (srv->cfg.port_file[0] == '\0')
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", srv->cfg.port_file);
+	if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", srv->cfg.port) < 0 ||
+	    fclose(f) != 0 || rename(tmp, srv->cfg.port_file) != 0) {
+		log_error("cannot write %s", srv->cfg.port_file);
+		return -1;
+	}
+	return 0;
 }
 
 struct banner {
 	struct server *srv;
 	int n;
+	FILE *f; /* the credentials file, or NULL */
 };
 
 static void
@@ -220,15 +228,28 @@ first_start(struct server *srv)
 static void
 print_banner(struct server *srv)
 {
-	struct banner b = {srv, 0};
+	struct banner b = {srv, 0, NULL};
+	int fd;
 
 	if (!srv->cfg.init_demo)
 		return;
+	if (srv->cfg.credentials_file[0] != '\0') {
+		(void)unlink(srv->cfg.credentials_file);
+		fd = open(srv->cfg.credentials_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+		if (fd < 0 || (b.f = fdopen(fd, "w")) == NULL) {
+			log_warn("cannot write %s: %s", srv->cfg.credentials_file, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+	}
 	printf("\ncryptstored %s listening on http://%s:%u (region %s)\n", VERSION, srv->cfg.listen,
 	       srv->cfg.port, srv->cfg.region);
 	printf("Test identity 'demo' (clearance s0-s3): one access key per session level.\n"
 	       "A key reads buckets at or below its level and writes only at its level.\n");
 	identity_keys(srv->ids, banner_key, &b);
+	if (b.f != NULL && fclose(b.f) != 0)
+		log_warn("cannot write %s", srv->cfg.credentials_file);
 	printf("\nTry it (the s0 key, bucket level-s0):\n"
 	       "  export AWS_ACCESS_KEY_ID=<s0 key above> AWS_SECRET_ACCESS_KEY=<its secret>\n"
 	       "  aws --endpoint-url http://%s:%u s3 cp /etc/hostname s3://level-s0/hello.txt\n"
@@ -353,6 +374,10 @@ main(int argc, char **argv)
 		 VERSION, srv.cfg.listen, srv.cfg.port, srv.suite->name, engine_name(e),
 		 engine_ipsecmb_arch(), srv.cfg.chunk_size, srv.cfg.data_dir, srv.cfg.keys_dir);
 	print_banner(&srv);
+	if (write_port_file(&srv) != 0) {
+		close(lfd);
+		goto out;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
