@@ -2,6 +2,7 @@
 # installs what is missing, configures the build directories and runs things.
 #
 #   make            build (build/)
+#   make run        install deps, build, start cryptstored with a demo setup in run/
 #   make check      install deps, build, run every test (plain and ASan+UBSan)
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks
@@ -11,7 +12,7 @@
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build check asan bench format clean deps deps-check
+.PHONY: all build run check asan bench format clean deps deps-check deps-run
 
 all: build
 
@@ -33,6 +34,21 @@ build-release/build.ninja:
 build: deps build/build.ninja
 	$(NINJA) -C build
 
+# The embedded default: everything under run/ (data, keystore, root key), levels
+# s0..s3, a bucket per level and a test identity whose keys are printed.  For a
+# real deployment keep the root key off the data disk (docs/SECURITY.md).
+RUN_DIR ?= run
+PORT ?= 9000
+run: deps-run build/build.ninja
+	$(NINJA) -C build
+	@mkdir -p $(RUN_DIR) && chmod 700 $(RUN_DIR)
+	build/server/cryptstored --port $(PORT) --data-dir $(RUN_DIR)/data \
+		--keys-dir $(RUN_DIR)/keys --root-key $(RUN_DIR)/root.key \
+		--init-demo true --credentials-file $(RUN_DIR)/credentials
+
+deps-run:
+	@sh tools/deps.sh --run
+
 check: deps-check build/build.ninja build-asan/build.ninja
 	$(NINJA) -C build
 	$(NINJA) -C build-asan
@@ -51,3 +67,7 @@ format:
 
 clean:
 	rm -rf build build-asan build-release
+
+# make distclean also forgets run/'s data and keys: every object in it is lost.
+distclean: clean
+	rm -rf $(RUN_DIR)

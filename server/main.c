@@ -141,6 +141,7 @@ struct banner {
 	struct server *srv;
 	int n;
 	FILE *f; /* the credentials file, or NULL */
+	char level[64], akid[IDENTITY_AKID_LEN + 1], secret[IDENTITY_SECRET_LEN + 1]; /* the first */
 };
 
 static void
@@ -154,7 +155,15 @@ banner_key(void *arg, const char *akid, const char *user, const char *level)
 	    identity_lookup(b->srv->ids, akid, secret, sizeof(secret), &sl) != 0)
 		return;
 	printf("  %-6s  AWS_ACCESS_KEY_ID=%s  AWS_SECRET_ACCESS_KEY=%.*s\n", level, akid, (int)sl,
-	       (const char *)secret);
+		(const char *)secret);
+	if (b->f != NULL)
+		fprintf(b->f, "%s %s %.*s\n", level, akid, (int)sl, (const char *)secret);
+	if (b->n == 0 && sl <= IDENTITY_SECRET_LEN) {
+		snprintf(b->level, sizeof(b->level), "%.63s", level);
+		snprintf(b->akid, sizeof(b->akid), "%s", akid);
+		memcpy(b->secret, secret, sl);
+		b->secret[sl] = '\0';
+	}
 	secmem_wipe(secret, sizeof(secret));
 	b->n++;
 }
@@ -228,11 +237,13 @@ first_start(struct server *srv)
 static void
 print_banner(struct server *srv)
 {
-	struct banner b = {srv, 0, NULL};
+	struct banner b;
 	int fd;
 
 	if (!srv->cfg.init_demo)
 		return;
+	memset(&b, 0, sizeof(b));
+	b.srv = srv;
 	if (srv->cfg.credentials_file[0] != '\0') {
 		(void)unlink(srv->cfg.credentials_file);
 		fd = open(srv->cfg.credentials_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -250,11 +261,22 @@ print_banner(struct server *srv)
 	identity_keys(srv->ids, banner_key, &b);
 	if (b.f != NULL && fclose(b.f) != 0)
 		log_warn("cannot write %s", srv->cfg.credentials_file);
-	printf("\nTry it (the s0 key, bucket level-s0):\n"
-	       "  export AWS_ACCESS_KEY_ID=<s0 key above> AWS_SECRET_ACCESS_KEY=<its secret>\n"
-	       "  aws --endpoint-url http://%s:%u s3 cp /etc/hostname s3://level-s0/hello.txt\n"
-	       "  aws --endpoint-url http://%s:%u s3 ls s3://level-s0/\n\n",
-	       srv->cfg.listen, srv->cfg.port, srv->cfg.listen, srv->cfg.port);
+	if (b.n > 0) {
+		char bucket[80];
+
+		snprintf(bucket, sizeof(bucket), "level-%s", b.level);
+		for (char *p = bucket; *p; p++)
+			if (*p == ':' || *p == ',' || *p == '_')
+				*p = '-';
+		printf("\nTry it with the %s key (paste these lines into a shell):\n"
+		       "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
+		       "AWS_DEFAULT_REGION=%s\n"
+		       "  aws --endpoint-url http://%s:%u s3 cp /etc/hostname s3://%s/hello.txt\n"
+		       "  aws --endpoint-url http://%s:%u s3 ls s3://%s/\n\n",
+			b.level, b.akid, b.secret, srv->cfg.region, srv->cfg.listen, srv->cfg.port,
+			bucket, srv->cfg.listen, srv->cfg.port, bucket);
+	}
+	secmem_wipe(b.secret, sizeof(b.secret));
 	fflush(stdout);
 }
 

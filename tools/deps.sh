@@ -4,14 +4,14 @@
 # Idempotent and quiet when nothing is missing.  Needs root (or sudo) to install.
 set -eu
 
-build="gcc make pkg-config meson ninja-build libssl-dev openssl libipsec-mb-dev"
-check="libcmocka-dev python3 clang-format git"
+build="gcc make pkg-config meson ninja-build libssl-dev openssl libipsec-mb-dev libhttp-parser-dev"
+check="libcmocka-dev python3 clang-format git awscli s3cmd python3-boto3 curl"
 bench=""
 
 want="$build"
 for a in "$@"; do
 	case "$a" in
-	--run) ;;
+	--run) want="$want awscli" ;;
 	--check) want="$want $check" ;;
 	--bench) want="$want $check $bench" ;;
 	-h|--help)
