@@ -132,6 +132,16 @@ at(struct span s, size_t i)
 	return (unsigned char)s.p[i];
 }
 
+/*
+ * find(p, n, c): memchr(), except that an empty range, whose p may point one
+ * past a buffer, is never handed to it.
+ */
+static const char *
+find(const char *p, size_t n, char c)
+{
+	return n > 0 ? memchr(p, c, n) : NULL;
+}
+
 /* span_is(s, lit): s equals the literal exactly. */
 static bool
 span_is(struct span s, const char *lit)
@@ -365,7 +375,7 @@ query_parse(struct span q, struct query *out)
 
 	out->n = 0;
 	while (i < q.n) {
-		const char *amp = memchr(q.p + i, '&', q.n - i);
+		const char *amp = find(q.p + i, q.n - i, '&');
 		size_t end = amp != NULL ? (size_t)(amp - q.p) : q.n;
 		struct span seg = span_make(q.p + i, end - i);
 		const char *eq;
@@ -375,7 +385,7 @@ query_parse(struct span q, struct query *out)
 			continue;
 		if (out->n == SIGV4_MAX_PARAMS)
 			return CS_ERANGE;
-		eq = memchr(seg.p, '=', seg.n);
+		eq = find(seg.p, seg.n, '=');
 		if (eq != NULL) {
 			out->p[out->n].key = span_make(seg.p, (size_t)(eq - seg.p));
 			out->p[out->n].val = span_make(eq + 1, seg.n - (size_t)(eq - seg.p) - 1);
@@ -460,7 +470,7 @@ hdr_find(const struct sigv4_request *req, const char *name, struct span *value)
 static void
 split_target(const struct sigv4_request *req, struct span *path, struct span *query)
 {
-	const char *qm = memchr(req->target, '?', req->target_len);
+	const char *qm = find(req->target, req->target_len, '?');
 
 	if (qm == NULL) {
 		*path = span_make(req->target, req->target_len);
@@ -482,7 +492,7 @@ list_next(struct span list, size_t *pos, struct span *name)
 
 	if (*pos > list.n)
 		return false;
-	semi = memchr(list.p + *pos, ';', list.n - *pos);
+	semi = find(list.p + *pos, list.n - *pos, ';');
 	end = semi != NULL ? (size_t)(semi - list.p) : list.n;
 	*name = span_make(list.p + *pos, end - *pos);
 	*pos = end + 1;
@@ -1137,10 +1147,10 @@ authz_parse(struct span v, struct material *m, const char **why)
 	ENSURE(rest.n > 0, msg_authz);
 	i = 0;
 	while (i <= rest.n) {
-		const char *comma = memchr(rest.p + i, ',', rest.n - i);
+		const char *comma = find(rest.p + i, rest.n - i, ',');
 		size_t end = comma != NULL ? (size_t)(comma - rest.p) : rest.n;
 		struct span comp = span_trim_ows(span_make(rest.p + i, end - i));
-		const char *eq = memchr(comp.p, '=', comp.n);
+		const char *eq = find(comp.p, comp.n, '=');
 		struct span name, value;
 		int k;
 
@@ -1258,7 +1268,7 @@ cred_parse(struct span c, struct cred *out, const char **why)
 
 		ENSURE(pos <= c.n, msg_cred);
 		if (k < 4) {
-			slash = memchr(c.p + pos, '/', c.n - pos);
+			slash = find(c.p + pos, c.n - pos, '/');
 			ENSURE(slash != NULL, msg_cred);
 			end = (size_t)(slash - c.p);
 		}

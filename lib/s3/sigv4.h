@@ -157,8 +157,13 @@ struct sigv4_auth {
 
 /*
  * sigv4_verify(cfg, req, auth): authenticate req.  Fills *auth (always, also
- * on failure) and returns auth->result.  auth must be released with
- * sigv4_auth_clear() afterwards.
+ * on failure) and returns auth->result.  auth holds copies, no pointers into
+ * req; release it with sigv4_auth_clear().  The checks run in this order, so
+ * that the secret is looked up only for a well-formed, timely request:
+ * request shape, mechanism, Authorization or X-Amz-* syntax, credential
+ * scope and SignedHeaders, time (skew, expiry), payload form, unsigned
+ * x-amz-* headers, absent signed headers, then the key lookup and the
+ * signature.  A clock (req->now) outside 1970..9999 is SIGV4_INTERNAL_ERROR.
  */
 enum sigv4_result sigv4_verify(const struct sigv4_config *cfg, const struct sigv4_request *req,
 			       struct sigv4_auth *auth) __attribute__((warn_unused_result));
