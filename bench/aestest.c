@@ -326,9 +326,11 @@ main(int argc, char **argv)
 		printf("| evp cbc-hmac 32 KiB | %.0f | cbc+hmac two-pass composite | %.0f | %.2fx "
 		       "|\n",
 		       res[0][0][2][0][0], compc, res[0][0][2][0][0] / compc);
-		printf("| evp gcm 1 KiB | %.0f | openssl speed -aead aes-256-gcm | %.0f | %.2fx |\n",
+		printf("| evp gcm 1 KiB | %.0f | openssl speed -aead aes-256-gcm | %.0f | %.2fx "
+		       "|\n",
 		       res[1][0][0][0][0], gcm1k, res[1][0][0][0][0] / gcm1k);
-		printf("| evp gcm 32 KiB | %.0f | openssl speed -aead aes-256-gcm | %.0f | %.2fx |\n",
+		printf("| evp gcm 32 KiB | %.0f | openssl speed -aead aes-256-gcm | %.0f | %.2fx "
+		       "|\n",
 		       res[1][0][2][0][0], gcmc, res[1][0][2][0][0] / gcmc);
 		printf("| ipsec-mb cbc-hmac 32 KiB x 16 | %.0f | openssl speed aes-256-cbc alone | "
 		       "%.0f "

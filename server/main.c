@@ -141,7 +141,8 @@ struct banner {
 	struct server *srv;
 	int n;
 	FILE *f; /* the credentials file, or NULL */
-	char level[64], akid[IDENTITY_AKID_LEN + 1], secret[IDENTITY_SECRET_LEN + 1]; /* the first */
+	char level[64], akid[IDENTITY_AKID_LEN + 1],
+		secret[IDENTITY_SECRET_LEN + 1]; /* the first */
 };
 
 static void
@@ -155,7 +156,7 @@ banner_key(void *arg, const char *akid, const char *user, const char *level)
 	    identity_lookup(b->srv->ids, akid, secret, sizeof(secret), &sl) != 0)
 		return;
 	printf("  %-6s  AWS_ACCESS_KEY_ID=%s  AWS_SECRET_ACCESS_KEY=%.*s\n", level, akid, (int)sl,
-		(const char *)secret);
+	       (const char *)secret);
 	if (b->f != NULL)
 		fprintf(b->f, "%s %s %.*s\n", level, akid, (int)sl, (const char *)secret);
 	if (b->n == 0 && sl <= IDENTITY_SECRET_LEN) {
@@ -246,8 +247,8 @@ print_banner(struct server *srv)
 	b.srv = srv;
 	if (srv->cfg.credentials_file[0] != '\0') {
 		(void)unlink(srv->cfg.credentials_file);
-		fd = open(srv->cfg.credentials_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+		fd = open(srv->cfg.credentials_file,
+			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 || (b.f = fdopen(fd, "w")) == NULL) {
 			log_warn("cannot write %s: %s", srv->cfg.credentials_file, strerror(errno));
 			if (fd >= 0)
@@ -273,8 +274,8 @@ print_banner(struct server *srv)
 		       "AWS_DEFAULT_REGION=%s\n"
 		       "  aws --endpoint-url http://%s:%u s3 cp /etc/hostname s3://%s/hello.txt\n"
 		       "  aws --endpoint-url http://%s:%u s3 ls s3://%s/\n\n",
-			b.level, b.akid, b.secret, srv->cfg.region, srv->cfg.listen, srv->cfg.port,
-			bucket, srv->cfg.listen, srv->cfg.port, bucket);
+		       b.level, b.akid, b.secret, srv->cfg.region, srv->cfg.listen, srv->cfg.port,
+		       bucket, srv->cfg.listen, srv->cfg.port, bucket);
 	}
 	secmem_wipe(b.secret, sizeof(b.secret));
 	fflush(stdout);

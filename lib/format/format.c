@@ -456,7 +456,7 @@ err:
 
 void
 format_trailer(const struct format_obj *o, uint64_t len, const uint8_t *digest, uint32_t aux,
-	uint8_t out[FORMAT_TRAILER_LEN])
+	       uint8_t out[FORMAT_TRAILER_LEN])
 {
 	memcpy(out, format_tmagic, 8);
 	put64(out + 8, len);

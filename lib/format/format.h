@@ -43,7 +43,7 @@
 #define FORMAT_AAD_LEN       32 /* bytes of AAD in front of every record */
 #define FORMAT_PREFIX_LEN    16 /* enough of a header to learn its length */
 #define FORMAT_TRAILER_LEN   80
-#define FORMAT_DIGEST_LEN    16 /* a caller digest kept in the trailer (e.g. MD5) */
+#define FORMAT_DIGEST_LEN    16    /* a caller digest kept in the trailer (e.g. MD5) */
 #define FORMAT_HEADER_MAX    65536 /* no header is longer */
 #define FORMAT_META_MAX      16384 /* plaintext metadata limit */
 #define FORMAT_STR_MAX       4096  /* label, bucket, KEK id */
@@ -182,7 +182,7 @@ size_t format_rec_stored(const struct format_obj *o, const struct engine_rec *r)
  * NULL for zeros) and aux value.
  */
 void format_trailer(const struct format_obj *o, uint64_t len, const uint8_t *digest, uint32_t aux,
-	uint8_t out[FORMAT_TRAILER_LEN]);
+		    uint8_t out[FORMAT_TRAILER_LEN]);
 
 /* format_digest(o, aux): an opened object's trailer digest and aux value. */
 const uint8_t *format_digest(const struct format_obj *o, uint32_t *aux);
@@ -214,8 +214,7 @@ int format_writer_write(struct format_writer *w, const void *data, size_t len)
  * the trailer with digest (or NULL) and aux; total (may be NULL) receives the
  * plaintext length. */
 int format_writer_finish(struct format_writer *w, const uint8_t *digest, uint32_t aux,
-	uint64_t *total)
-	__attribute__((warn_unused_result));
+			 uint64_t *total) __attribute__((warn_unused_result));
 
 /* format_writer_free(w): release w (wiping its buffers); NULL is a no-op. */
 void format_writer_free(struct format_writer *w);
