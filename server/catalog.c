@@ -350,7 +350,8 @@ catalog_open(struct catalog **out, struct store *st, struct keystore *ks, struct
 	}
 	if ((rc = catalog_load(c, why, whylen)) != 0)
 		goto err;
-	qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
+	if (c->nb > 1) /* qsort of a NULL array, even empty, is undefined */
+		qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
 	memset(&rb, 0, sizeof(rb));
 	rb.c = c;
 	rb.x.st = st;

@@ -190,6 +190,15 @@ conn_body(struct conn *c, const uint8_t **data, size_t *len)
 		return 0;
 	if (c->req->body == HTTP_BODY_NONE ||
 	    (c->req->body == HTTP_BODY_LENGTH && c->req->content_length == 0)) {
+		/* An empty body announced with "Expect: 100-continue" gets its 100
+		 * too (RFC 9110 allows either; S3 sends it): botocore takes any other
+		 * first answer for an early final response and then misreads the
+		 * next response on the connection (boto/boto3#1341). */
+		if (c->req->expect_continue && !c->continue_sent) {
+			c->continue_sent = true;
+			if (conn_send(c, HTTP_100_CONTINUE, strlen(HTTP_100_CONTINUE)) != 0)
+				return -1;
+		}
 		/* Still take the parser's queued DONE event. */
 		if (conn_event(c, PH_BODY, &ev) <= 0 || ev.type != HTTP_EV_DONE) {
 			c->body_err = ev.type == HTTP_EV_ERROR ? ev.err : HTTP_E_SYNTAX;
@@ -264,9 +273,11 @@ int
 conn_respond(struct conn *c, int status, const struct http_header *h, size_t nh, const void *body,
 	     size_t len)
 {
-	int rc = conn_head(c, status, h, nh, HTTP_BODY_LENGTH, len);
+	/* 204 and 304 carry no body and, per RFC 9110, no Content-Length. */
+	bool bodiless = status == 204 || status == 304;
+	int rc = conn_head(c, status, h, nh, bodiless ? HTTP_BODY_NONE : HTTP_BODY_LENGTH, len);
 
-	if (rc == 0 && len > 0 && (c->req == NULL || c->req->method_id != HTTP_M_HEAD))
+	if (rc == 0 && !bodiless && len > 0 && (c->req == NULL || c->req->method_id != HTTP_M_HEAD))
 		rc = conn_send(c, body, len);
 	return rc;
 }

@@ -76,6 +76,20 @@ has_param(const struct req *r, const char *name)
 	return param(r, name) != NULL;
 }
 
+/* subresources: query parameters that select something other than the plain
+ * object or bucket; a presigned URL's X-Amz-* and the SDKs' x-id are not. */
+static size_t
+subresources(const struct req *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nparams; i++)
+		if (strncmp(r->params[i].name, "X-Amz-", 6) != 0 &&
+		    strcmp(r->params[i].name, "x-id") != 0)
+			n++;
+	return n;
+}
+
 static const char *
 header(const struct req *r, const char *name, size_t *len)
 {
@@ -287,6 +301,17 @@ parse_target(struct req *r)
 	return 0;
 }
 
+/* lookup_secret: identity_lookup() as sigv4_verify() expects it, which is to
+ * answer CS_ENOENT for an unknown (or revoked, or disabled) key so that the
+ * client gets 403 InvalidAccessKeyId; identity_lookup() answers -1. */
+static int
+lookup_secret(void *arg, const char *akid, uint8_t *secret, size_t size, size_t *len)
+{
+	if (identity_lookup(arg, akid, secret, size, len) == 0)
+		return 0;
+	return size >= IDENTITY_SECRET_LEN ? CS_ENOENT : CS_ERANGE;
+}
+
 static int
 authenticate(struct req *r)
 {
@@ -313,7 +338,7 @@ authenticate(struct req *r)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.region = r->srv->cfg.region;
 	cfg.max_skew = r->srv->cfg.clock_skew;
-	cfg.lookup = identity_lookup;
+	cfg.lookup = lookup_secret;
 	cfg.lookup_arg = r->srv->ids;
 	res = sigv4_verify(&cfg, &sr, &r->auth);
 	if (res == SIGV4_MISSING_SECURITY_HEADER) {
@@ -1449,7 +1474,8 @@ list_parts(struct req *r, const struct cat_bucket *b, const char *id, struct par
 		x->p = NULL;
 		return rc != 0 ? rc : x->rc;
 	}
-	qsort(x->p, x->n, sizeof(*x->p), cmp_part);
+	if (x->n > 1) /* no parts: x->p is NULL, and qsort(NULL, 0) is undefined */
+		qsort(x->p, x->n, sizeof(*x->p), cmp_part);
 	return 0;
 }
 
@@ -1769,7 +1795,7 @@ route(struct req *r)
 	if (r->key == NULL) {
 		switch (m) {
 		case HTTP_M_PUT:
-			if (r->nparams > 0)
+			if (subresources(r) > 0)
 				s3_error(r, 501, "NotImplemented",
 					 "bucket sub-resource not implemented");
 			else
@@ -1811,7 +1837,7 @@ route(struct req *r)
 	case HTTP_M_PUT:
 		if (has_param(r, "uploadId") || has_param(r, "partNumber"))
 			op_upload_part(r);
-		else if (r->nparams > 0 && !has_param(r, "x-id"))
+		else if (subresources(r) > 0)
 			s3_error(r, 501, "NotImplemented", "object sub-resource not implemented");
 		else
 			op_put_object(r);
