@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONN_BUF  (256u << 10)
-#define DRAIN_MAX (1u << 20) /* unread body we still read to keep a connection */
+#define CONN_BUF     (256u << 10)
+#define DRAIN_MAX    (1u << 20) /* unread body we still read to keep a connection */
+#define IDLE_TICK_MS 200        /* how often an idle connection checks for shutdown */
 
 enum phase { PH_IDLE, PH_HEAD, PH_BODY };
 
@@ -82,6 +83,7 @@ static int
 conn_recv(struct conn *c, enum phase ph)
 {
 	const struct config *cfg = &c->srv->cfg;
+	int64_t idle_end = now_ms() + (int64_t)cfg->idle_timeout * 1000;
 
 	c->in_off = c->in_len = 0;
 	for (;;) {
@@ -98,13 +100,20 @@ conn_recv(struct conn *c, enum phase ph)
 			wait_ms = (int64_t)cfg->body_timeout * 1000;
 			break;
 		default:
-			wait_ms = (int64_t)cfg->idle_timeout * 1000;
+			/* Idle: look at the shutdown flag a few times a second. */
+			if (atomic_load(&c->srv->stopping))
+				return 0; /* a clean close between requests */
+			wait_ms = idle_end - now_ms();
+			if (wait_ms > IDLE_TICK_MS)
+				wait_ms = IDLE_TICK_MS;
 			break;
 		}
 		if (wait_ms <= 0)
 			return CS_EIO; /* timed out */
 		r = poll(&p, 1, wait_ms > 0x7fffffff ? 0x7fffffff : (int)wait_ms);
 		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0 && ph == PH_IDLE && now_ms() < idle_end)
 			continue;
 		if (r <= 0)
 			return CS_EIO;
@@ -258,6 +267,8 @@ conn_head(struct conn *c, int status, const struct http_header *h, size_t nh,
 	r.status = status;
 	r.body = bk;
 	r.content_length = content_length;
+	if (atomic_load(&c->srv->stopping))
+		c->close_after = true;
 	r.keep_alive = c->req != NULL && c->req->keep_alive && !c->close_after;
 	r.http10 = c->req != NULL && c->req->version_minor == 0;
 	r.date = time(NULL);

@@ -330,11 +330,13 @@ identity_lookup(void *arg, const char *akid, uint8_t *secret, size_t size, size_
 	struct identity *id = arg;
 	struct akey *k;
 	struct user *u;
-	int rc = -1;
+	int rc = CS_ENOENT;
 
+	if (size < IDENTITY_SECRET_LEN)
+		return CS_ERANGE;
 	pthread_rwlock_rdlock(&id->lock);
 	if ((k = find_key(id, akid)) != NULL && !k->revoked &&
-	    (u = find_user(id, k->user)) != NULL && !u->disabled && size >= IDENTITY_SECRET_LEN) {
+	    (u = find_user(id, k->user)) != NULL && !u->disabled) {
 		memcpy(secret, k->secret, IDENTITY_SECRET_LEN);
 		*len = IDENTITY_SECRET_LEN;
 		rc = 0;

@@ -63,7 +63,8 @@ int identity_key_create(struct identity *id, const char *user, const char *level
 
 /*
  * identity_lookup(arg, akid, secret, size, len): the sigv4_lookup_fn: copy
- * the secret of an active key of an enabled user.  Returns 0 or -1.
+ * the secret of an active key of an enabled user.  Returns 0, CS_ENOENT for
+ * an unknown, revoked or disabled key, or CS_ERANGE if size is too small.
  */
 int identity_lookup(void *arg, const char *akid, uint8_t *secret, size_t size, size_t *len);
 

@@ -438,6 +438,7 @@ main(int argc, char **argv)
 			refuse(fd);
 		}
 	}
+	atomic_store(&srv.stopping, true);
 	close(lfd);
 	log_info("shutting down: waiting for %u connection(s)", atomic_load(&srv.nconn));
 	for (int i = 0; i < 100 && atomic_load(&srv.nconn) > 0; i++)

@@ -29,6 +29,7 @@ struct server {
 	enum engine_kind engine;
 	struct http_limits limits;
 	atomic_uint nconn;
+	atomic_bool stopping; /* set once at shutdown: idle connections close */
 	atomic_uint_fast64_t requests, bytes_in, bytes_out;
 };
 
