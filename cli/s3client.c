@@ -1086,18 +1086,6 @@ s3client_xml_get(const char *xml, size_t n, const char *tag, char *out, size_t o
 	return s3client_xml_text(v, vl, out, outsz);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 s3client_url_decode(char *s)
 {
@@ -1105,7 +1093,7 @@ s3client_url_decode(char *s)
 
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+			int hi = hex_value(s[1]), lo = hi >= 0 ? hex_value(s[2]) : -1;
 
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;

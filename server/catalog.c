@@ -10,7 +10,6 @@
 #include "util/secmem.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,22 +44,6 @@ struct catalog {
 	struct bucket *bk; /* sorted by name */
 	size_t nb;
 };
-
-static int why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* best_effort: a clean-up whose failure only leaves an unused, empty or
  * unreadable store space behind; nothing else depends on it. */
@@ -194,24 +177,24 @@ catalog_load(struct catalog *c, char *why, size_t whylen)
 	if (rc == CS_ENOENT)
 		return 0; /* a new server */
 	if (rc != 0)
-		return why_set(why, whylen, rc, "cannot read the bucket catalogue");
+		return err_why(why, whylen, rc, "cannot read the bucket catalogue");
 	size = store_rd_size(rd);
 	if (size > CATALOG_MAX || (sealed = malloc(size + 1)) == NULL) {
 		store_rd_close(rd);
-		return why_set(why, whylen, CS_ERANGE, "bucket catalogue too large");
+		return err_why(why, whylen, CS_ERANGE, "bucket catalogue too large");
 	}
 	iov.iov_base = sealed;
 	iov.iov_len = size;
 	if (store_rd_read(rd, 0, &iov, 1) != (long)size) {
 		store_rd_close(rd);
 		free(sealed);
-		return why_set(why, whylen, CS_EIO, "cannot read the bucket catalogue");
+		return err_why(why, whylen, CS_EIO, "cannot read the bucket catalogue");
 	}
 	store_rd_close(rd);
 	rc = keystore_unseal(c->ks, "catalog", sealed, size, &plain, &pl);
 	free(sealed);
 	if (rc != 0)
-		return why_set(why, whylen, CS_EAUTH,
+		return err_why(why, whylen, CS_EAUTH,
 			       "the bucket catalogue does not unseal under this keystore");
 	for (line = strtok_r((char *)plain, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -226,7 +209,7 @@ catalog_load(struct catalog *c, char *why, size_t whylen)
 		if (k != 5 || strcmp(f[0], "bucket") != 0 || !catalog_bucket_name_ok(f[1]) ||
 		    strlen(f[2]) >= sizeof(b.label_text) || strlen(f[3]) != CATALOG_SPACE_LEN ||
 		    label_parse(f[2], strlen(f[2]), &b.label, NULL) != 0) {
-			rc = why_set(why, whylen, CS_EINVAL, "the bucket catalogue is malformed");
+			rc = err_why(why, whylen, CS_EINVAL, "the bucket catalogue is malformed");
 			break;
 		}
 		snprintf(b.name, sizeof(b.name), "%s", f[1]);
@@ -345,7 +328,7 @@ catalog_open(struct catalog **out, struct store *st, struct keystore *ks, struct
 	c->st = st;
 	c->ks = ks;
 	if ((rc = store_space_create(st, SYS_SPACE)) != 0 && rc != CS_EEXIST) {
-		why_set(why, whylen, rc, "cannot create the store's system space");
+		err_why(why, whylen, rc, "cannot create the store's system space");
 		goto err;
 	}
 	if ((rc = catalog_load(c, why, whylen)) != 0)
@@ -363,7 +346,7 @@ catalog_open(struct catalog **out, struct store *st, struct keystore *ks, struct
 		if (rc == CS_ENOENT) /* created in the catalogue, space lost: recreate */
 			rc = store_space_create(st, rb.b->b.space);
 		if (rc != 0) {
-			why_set(why, whylen, rc, "cannot index bucket %s", rb.b->b.name);
+			err_why(why, whylen, rc, "cannot index bucket %s", rb.b->b.name);
 			goto err;
 		}
 	}

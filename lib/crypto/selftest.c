@@ -8,7 +8,6 @@
 #include "util/hex.h"
 #include "util/secmem.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,22 +121,6 @@ unhex(struct blob *out, const char *s)
 	return 0;
 }
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return CS_EAUTH;
-}
-
 /* A record buffer large enough for every vector: aad | iv | text | pad | tag. */
 #define ST_BUF 1024
 
@@ -151,11 +134,11 @@ st_cbc(struct engine *e, const struct cbc_vec *v, uint8_t *buf, char *why, size_
 	int rc = CS_EAUTH;
 
 	if (unhex(&key, v->key) || unhex(&iv, v->iv) || unhex(&pt, v->pt) || unhex(&ct, v->ct))
-		return fail(why, whylen, "%s: bad vector", v->name);
+		return err_why(why, whylen, CS_EAUTH, "%s: bad vector", v->name);
 	/* The vector fixes only the cipher; the MAC key is ours, all 0x5a. */
 	memset(zero_mac, 0x5a, sizeof(zero_mac));
 	if (engine_key_new(&k, suite_by_id(SUITE_CBC_HMAC_SHA256), key.b, zero_mac) != 0)
-		return fail(why, whylen, "%s: key setup failed", v->name);
+		return err_why(why, whylen, CS_EAUTH, "%s: key setup failed", v->name);
 	memset(&r, 0, sizeof(r));
 	r.buf = buf;
 	r.key = k;
@@ -164,17 +147,19 @@ st_cbc(struct engine *e, const struct cbc_vec *v, uint8_t *buf, char *why, size_
 	memcpy(buf, iv.b, 16);
 	memcpy(buf + 16, pt.b, pt.n);
 	if (engine_seal(e, &r, 1) != 0 || r.len != ct.n || memcmp(buf + 16, ct.b, ct.n) != 0) {
-		fail(why, whylen, "%s: %s encryption mismatch", v->name, engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s encryption mismatch", v->name,
+			engine_name(e));
 		goto out;
 	}
 	if (engine_evp_hmac(zero_mac, sizeof(zero_mac), buf, 16 + ct.n, mac) != 0 ||
 	    memcmp(mac, buf + 16 + ct.n, 32) != 0) {
-		fail(why, whylen, "%s: %s HMAC over IV||ciphertext mismatch", v->name,
-		     engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s HMAC over IV||ciphertext mismatch", v->name,
+			engine_name(e));
 		goto out;
 	}
 	if (engine_open(e, &r, 1) != 0 || r.len != pt.n || memcmp(buf + 16, pt.b, pt.n) != 0) {
-		fail(why, whylen, "%s: %s decryption mismatch", v->name, engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s decryption mismatch", v->name,
+			engine_name(e));
 		goto out;
 	}
 	/* A flipped ciphertext bit must be rejected and leave no plaintext. */
@@ -182,7 +167,8 @@ st_cbc(struct engine *e, const struct cbc_vec *v, uint8_t *buf, char *why, size_
 	buf[16 + 5] ^= 0x01;
 	r.len = ct.n;
 	if (engine_open(e, &r, 1) != CS_EAUTH) {
-		fail(why, whylen, "%s: %s accepted a forged record", v->name, engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s accepted a forged record", v->name,
+			engine_name(e));
 		goto out;
 	}
 	rc = 0;
@@ -202,9 +188,9 @@ st_gcm(struct engine *e, const struct gcm_vec *v, uint8_t *buf, char *why, size_
 
 	if (unhex(&key, v->key) || unhex(&iv, v->iv) || unhex(&aad, v->aad) || unhex(&pt, v->pt) ||
 	    unhex(&ct, v->ct) || unhex(&tag, v->tag))
-		return fail(why, whylen, "%s: bad vector", v->name);
+		return err_why(why, whylen, CS_EAUTH, "%s: bad vector", v->name);
 	if (engine_key_new(&k, suite_by_id(SUITE_AES_256_GCM), key.b, NULL) != 0)
-		return fail(why, whylen, "%s: key setup failed", v->name);
+		return err_why(why, whylen, CS_EAUTH, "%s: key setup failed", v->name);
 	memset(&r, 0, sizeof(r));
 	r.buf = buf;
 	r.key = k;
@@ -218,18 +204,21 @@ st_gcm(struct engine *e, const struct gcm_vec *v, uint8_t *buf, char *why, size_
 	memcpy(text, pt.b, pt.n);
 	if (engine_seal(e, &r, 1) != 0 || r.len != ct.n || memcmp(text, ct.b, ct.n) != 0 ||
 	    memcmp(text + ct.n, tag.b, 16) != 0) {
-		fail(why, whylen, "%s: %s encryption mismatch", v->name, engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s encryption mismatch", v->name,
+			engine_name(e));
 		goto out;
 	}
 	if (engine_open(e, &r, 1) != 0 || r.len != pt.n || memcmp(text, pt.b, pt.n) != 0) {
-		fail(why, whylen, "%s: %s decryption mismatch", v->name, engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s decryption mismatch", v->name,
+			engine_name(e));
 		goto out;
 	}
 	memcpy(text, ct.b, ct.n);
 	text[ct.n] ^= 0x80; /* the tag */
 	r.len = ct.n;
 	if (engine_open(e, &r, 1) != CS_EAUTH) {
-		fail(why, whylen, "%s: %s accepted a forged tag", v->name, engine_name(e));
+		err_why(why, whylen, CS_EAUTH, "%s: %s accepted a forged tag", v->name,
+			engine_name(e));
 		goto out;
 	}
 	rc = 0;
@@ -246,7 +235,9 @@ selftest_engine(enum engine_kind kind, char *why, size_t whylen)
 	int rc;
 
 	if ((rc = engine_new(&e, kind)) != 0)
-		return rc == CS_ENOTSUP ? rc : fail(why, whylen, "engine setup: %s", err_str(rc));
+		return rc == CS_ENOTSUP
+			       ? rc
+			       : err_why(why, whylen, CS_EAUTH, "engine setup: %s", err_str(rc));
 	if ((buf = calloc(1, ST_BUF)) == NULL) {
 		engine_free(e);
 		return CS_ENOMEM;
@@ -261,10 +252,11 @@ selftest_engine(enum engine_kind kind, char *why, size_t whylen)
 		uint8_t out[32];
 
 		if (unhex(&key, v->key) || unhex(&msg, v->msg) || unhex(&mac, v->mac))
-			rc = fail(why, whylen, "%s: bad vector", v->name);
+			rc = err_why(why, whylen, CS_EAUTH, "%s: bad vector", v->name);
 		else if (engine_hmac_sha256(e, key.b, key.n, msg.b, msg.n, out) != 0 ||
 			 memcmp(out, mac.b, 32) != 0)
-			rc = fail(why, whylen, "%s: %s mismatch", v->name, engine_name(e));
+			rc = err_why(why, whylen, CS_EAUTH, "%s: %s mismatch", v->name,
+				     engine_name(e));
 	}
 	free(buf);
 	engine_free(e);
@@ -281,11 +273,11 @@ selftest_kdf(char *why, size_t whylen)
 
 		if (unhex(&ikm, v->ikm) || unhex(&salt, v->salt) || unhex(&info, v->info) ||
 		    unhex(&okm, v->okm))
-			return fail(why, whylen, "%s: bad vector", v->name);
+			return err_why(why, whylen, CS_EAUTH, "%s: bad vector", v->name);
 		if (kdf_hkdf_sha256(out, okm.n, ikm.b, ikm.n, salt.b, salt.n, info.b, info.n) !=
 			    0 ||
 		    memcmp(out, okm.b, okm.n) != 0)
-			return fail(why, whylen, "%s: HKDF mismatch", v->name);
+			return err_why(why, whylen, CS_EAUTH, "%s: HKDF mismatch", v->name);
 	}
 	return 0;
 }
@@ -300,17 +292,18 @@ selftest_keywrap(char *why, size_t whylen)
 		long n;
 
 		if (unhex(&kek, v->kek) || unhex(&key, v->key) || unhex(&wrapped, v->wrapped))
-			return fail(why, whylen, "%s: bad vector", v->name);
+			return err_why(why, whylen, CS_EAUTH, "%s: bad vector", v->name);
 		n = keywrap_wrap(kek.b, kek.n, key.b, key.n, out, sizeof(out));
 		if (n < 0 || (size_t)n != wrapped.n || memcmp(out, wrapped.b, wrapped.n) != 0)
-			return fail(why, whylen, "%s: wrap mismatch", v->name);
+			return err_why(why, whylen, CS_EAUTH, "%s: wrap mismatch", v->name);
 		n = keywrap_unwrap(kek.b, kek.n, wrapped.b, wrapped.n, out, sizeof(out));
 		if (n < 0 || (size_t)n != key.n || memcmp(out, key.b, key.n) != 0)
-			return fail(why, whylen, "%s: unwrap mismatch", v->name);
+			return err_why(why, whylen, CS_EAUTH, "%s: unwrap mismatch", v->name);
 		wrapped.b[wrapped.n - 1] ^= 1;
 		if (keywrap_unwrap(kek.b, kek.n, wrapped.b, wrapped.n, out, sizeof(out)) !=
 		    CS_EAUTH)
-			return fail(why, whylen, "%s: a forged wrap was accepted", v->name);
+			return err_why(why, whylen, CS_EAUTH, "%s: a forged wrap was accepted",
+				       v->name);
 	}
 	return 0;
 }

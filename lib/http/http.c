@@ -25,6 +25,7 @@
  */
 #include "http.h"
 #include "util/err.h"
+#include "util/hex.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -190,17 +191,6 @@ http_is_tchar(unsigned char ch)
 	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
 		return 1;
 	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static int
-http_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = http_lower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
 }
 
 /* Field values: visible characters, SP, HTAB and obs-text; no controls. */
@@ -613,7 +603,7 @@ http_map_errno(const struct http_conn *c, enum http_errno e, const char *data, s
 			return HTTP_E_LENGTH;
 		}
 		/* In a body: a chunk size that overflows, or a bad trailer. */
-		return http_hexval(ch) >= 0 ? HTTP_E_TOO_LARGE : HTTP_E_CHUNK;
+		return hex_value(ch) >= 0 ? HTTP_E_TOO_LARGE : HTTP_E_CHUNK;
 	case HPE_UNEXPECTED_CONTENT_LENGTH:
 		return c->nte > 0 ? HTTP_E_FRAMING : HTTP_E_LENGTH;
 	case HPE_INVALID_TRANSFER_ENCODING:
@@ -1080,8 +1070,8 @@ http_pct_decode(char *out, size_t outsz, const char *in, size_t inlen, int flags
 
 			if (inlen - i < 3)
 				return CS_EINVAL;
-			hi = http_hexval((unsigned char)in[i + 1]);
-			lo = http_hexval((unsigned char)in[i + 2]);
+			hi = hex_value((unsigned char)in[i + 1]);
+			lo = hex_value((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return CS_EINVAL;
 			ch = hi << 4 | lo;

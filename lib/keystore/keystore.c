@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,36 +53,20 @@ struct keystore {
 	size_t nlevels;
 };
 
-static int why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-why_set(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && whylen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ks_check_perm: st must be owned by us and closed to group and others. */
 static int
 ks_check_perm(const struct stat *st, const char *path, bool dir, char *why, size_t whylen)
 {
 	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
-		return why_set(why, whylen, CS_EPERM, "%s: not a %s", path,
+		return err_why(why, whylen, CS_EPERM, "%s: not a %s", path,
 			       dir ? "directory" : "regular file");
 	if (st->st_uid != geteuid())
-		return why_set(
+		return err_why(
 			why, whylen, CS_EPERM,
 			"%s is owned by uid %u, not by this user (uid %u); fix: chown %u '%s'",
 			path, (unsigned)st->st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
 	if ((st->st_mode & 077) != 0)
-		return why_set(
+		return err_why(
 			why, whylen, CS_EPERM,
 			"%s has mode %03o, which lets other users at the keys; fix: chmod %s '%s'",
 			path, (unsigned)(st->st_mode & 0777), dir ? "700" : "600", path);
@@ -423,21 +406,21 @@ ks_root(const char *path, bool create, uint8_t *key, char *why, size_t whylen)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
 		if (RAND_bytes(key, KEYSTORE_KEY_LEN) != 1)
-			return why_set(why, whylen, CS_ECRYPTO, "no randomness for the root key");
+			return err_why(why, whylen, CS_ECRYPTO, "no randomness for the root key");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
-			return why_set(why, whylen, CS_EIO, "cannot create root key %s: %s", path,
+			return err_why(why, whylen, CS_EIO, "cannot create root key %s: %s", path,
 				       strerror(errno));
 		if (write(fd, key, KEYSTORE_KEY_LEN) != KEYSTORE_KEY_LEN || fsync(fd) != 0) {
 			close(fd);
 			(void)unlink(path);
-			return why_set(why, whylen, CS_EIO, "cannot write root key %s", path);
+			return err_why(why, whylen, CS_EIO, "cannot write root key %s", path);
 		}
 		close(fd);
 		return 0;
 	}
 	if (fd < 0)
-		return why_set(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO,
+		return err_why(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO,
 			       "cannot open root key %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || (rc = ks_check_perm(&st, path, false, why, whylen)) != 0) {
 		close(fd);
@@ -446,11 +429,11 @@ ks_root(const char *path, bool create, uint8_t *key, char *why, size_t whylen)
 	rc = ks_read_fd(fd, 4096, &b, &n);
 	close(fd);
 	if (rc != 0)
-		return why_set(why, whylen, rc, "cannot read root key %s", path);
+		return err_why(why, whylen, rc, "cannot read root key %s", path);
 	if (n != KEYSTORE_KEY_LEN) {
 		secmem_wipe(b, n);
 		free(b);
-		return why_set(why, whylen, CS_EINVAL, "root key %s must be exactly %d bytes", path,
+		return err_why(why, whylen, CS_EINVAL, "root key %s must be exactly %d bytes", path,
 			       KEYSTORE_KEY_LEN);
 	}
 	memcpy(key, b, KEYSTORE_KEY_LEN);
@@ -469,7 +452,7 @@ ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return why_set(why, whylen, CS_EIO, "cannot list the keystore directory");
+		return err_why(why, whylen, CS_EIO, "cannot list the keystore directory");
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		uint8_t *sealed = NULL, *plain = NULL;
@@ -481,14 +464,14 @@ ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 		    strcmp(de->d_name + strlen(de->d_name) - 4, ".key") != 0)
 			continue;
 		if ((rc = keystore_read_file(ks, de->d_name, &sealed, &sl)) != 0) {
-			why_set(why, whylen, rc, "keystore file %s: %s%s", de->d_name, err_str(rc),
+			err_why(why, whylen, rc, "keystore file %s: %s%s", de->d_name, err_str(rc),
 				rc == CS_EPERM ? " (fix: chmod 600)" : "");
 			break;
 		}
 		rc = keystore_unseal(ks, "level", sealed, sl, &plain, &pl);
 		free(sealed);
 		if (rc != 0) {
-			why_set(why, whylen, CS_EAUTH,
+			err_why(why, whylen, CS_EAUTH,
 				"keystore file %s does not unseal under this root key", de->d_name);
 			break;
 		}
@@ -496,13 +479,13 @@ ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 		secmem_wipe(plain, pl);
 		free(plain);
 		if (rc != 0) {
-			why_set(why, whylen, rc, "keystore file %s is malformed", de->d_name);
+			err_why(why, whylen, rc, "keystore file %s is malformed", de->d_name);
 			break;
 		}
 		level_file_name(l.id, expect);
 		if (strcmp(expect, de->d_name) != 0) {
 			level_free(&l);
-			rc = why_set(why, whylen, CS_EAUTH, "keystore file %s holds another level",
+			rc = err_why(why, whylen, CS_EAUTH, "keystore file %s holds another level",
 				     de->d_name);
 			break;
 		}
@@ -541,19 +524,19 @@ ks_load_sys(struct keystore *ks, bool create, char *why, size_t whylen)
 		if (rc == 0)
 			rc = ks_write_at(ks->dirfd, SYS_FILE, sealed, sl);
 		free(sealed);
-		return rc != 0 ? why_set(why, whylen, rc, "cannot create %s", SYS_FILE) : 0;
+		return rc != 0 ? err_why(why, whylen, rc, "cannot create %s", SYS_FILE) : 0;
 	}
 	if (rc != 0)
-		return why_set(why, whylen, rc, "keystore file %s: %s", SYS_FILE, err_str(rc));
+		return err_why(why, whylen, rc, "keystore file %s: %s", SYS_FILE, err_str(rc));
 	rc = keystore_unseal(ks, "system", sealed, sl, &plain, &pl);
 	free(sealed);
 	if (rc != 0)
-		return why_set(
+		return err_why(
 			why, whylen, CS_EAUTH,
 			"keystore file %s does not unseal under this root key (wrong root key?)",
 			SYS_FILE);
 	if (pl != n || memcmp(plain, SYS_MAGIC, 4) != 0)
-		rc = why_set(why, whylen, CS_EAUTH, "keystore file %s is malformed", SYS_FILE);
+		rc = err_why(why, whylen, CS_EAUTH, "keystore file %s is malformed", SYS_FILE);
 	else
 		memcpy(ks->sys, plain + 4, n - 4);
 	secmem_wipe(plain, pl);
@@ -573,10 +556,10 @@ keystore_open(struct keystore **out, const char *dir, const char *root_key_path,
 
 	*out = NULL;
 	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return why_set(why, whylen, CS_EIO, "cannot create keystore %s: %s", dir,
+		return err_why(why, whylen, CS_EIO, "cannot create keystore %s: %s", dir,
 			       strerror(errno));
 	if (lstat(dir, &st) != 0)
-		return why_set(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO, "keystore %s: %s",
+		return err_why(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO, "keystore %s: %s",
 			       dir, strerror(errno));
 	if ((rc = ks_check_perm(&st, dir, true, why, whylen)) != 0)
 		return rc;
@@ -587,11 +570,11 @@ keystore_open(struct keystore **out, const char *dir, const char *root_key_path,
 	if ((ks->seal_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
 	    (ks->sys = secmem_alloc(KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN)) == NULL ||
 	    (root = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL) {
-		rc = why_set(why, whylen, CS_ENOMEM, "out of secure memory");
+		rc = err_why(why, whylen, CS_ENOMEM, "out of secure memory");
 		goto err;
 	}
 	if ((ks->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		rc = why_set(why, whylen, CS_EIO, "keystore %s: %s", dir, strerror(errno));
+		rc = err_why(why, whylen, CS_EIO, "keystore %s: %s", dir, strerror(errno));
 		goto err;
 	}
 	if ((rc = ks_root(root_key_path, create, root, why, whylen)) != 0)

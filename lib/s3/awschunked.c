@@ -66,18 +66,6 @@ fail(struct awschunked *d, int err, const char *why)
 	return err;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 is_tchar(unsigned char c)
 {
@@ -114,8 +102,8 @@ size_line(struct awschunked *d)
 	uint64_t size = 0;
 
 	/* max_chunk <= 2^30, so size stays below 2^35 until it is refused. */
-	for (; i < n && hexval((unsigned char)l[i]) >= 0; i++) {
-		size = size * 16 + (uint64_t)hexval((unsigned char)l[i]);
+	for (; i < n && hex_value((unsigned char)l[i]) >= 0; i++) {
+		size = size * 16 + (uint64_t)hex_value((unsigned char)l[i]);
 		if (size > d->max_chunk)
 			return fail(d, CS_ERANGE, "chunk larger than the limit");
 	}

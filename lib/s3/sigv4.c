@@ -201,18 +201,6 @@ is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 3986 unreserved: kept as is by the AWS URI encoding. */
 static bool
 is_unreserved(unsigned char c)
@@ -244,7 +232,7 @@ pct_valid(struct span s)
 	for (size_t i = 0; i < s.n; i++) {
 		if (at(s, i) != '%')
 			continue;
-		if (s.n - i < 3 || hexval(at(s, i + 1)) < 0 || hexval(at(s, i + 2)) < 0)
+		if (s.n - i < 3 || hex_value(at(s, i + 1)) < 0 || hex_value(at(s, i + 2)) < 0)
 			return false;
 		i += 2;
 	}
@@ -264,7 +252,7 @@ pct_decode(struct span s, char *out, size_t outsz)
 		unsigned char c = at(s, i);
 
 		if (c == '%') {
-			c = (unsigned char)(hexval(at(s, i + 1)) << 4 | hexval(at(s, i + 2)));
+			c = (unsigned char)(hex_value(at(s, i + 1)) << 4 | hex_value(at(s, i + 2)));
 			i += 2;
 		}
 		if (o == outsz)
@@ -323,7 +311,8 @@ encit_next(struct encit *it)
 		return -1;
 	c = at(it->s, it->i++);
 	if (c == '%') {
-		c = (unsigned char)(hexval(at(it->s, it->i)) << 4 | hexval(at(it->s, it->i + 1)));
+		c = (unsigned char)(hex_value(at(it->s, it->i)) << 4 |
+				    hex_value(at(it->s, it->i + 1)));
 		it->i += 2;
 	}
 	if (is_unreserved(c))

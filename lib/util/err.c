@@ -3,6 +3,9 @@
  */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *
 err_str(int code)
 {
@@ -32,4 +35,17 @@ err_str(int code)
 	default:
 		return "unknown error";
 	}
+}
+
+int
+err_why(char *why, size_t whylen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }

@@ -11,6 +11,8 @@
 #ifndef CS_ERR_H
 #define CS_ERR_H
 
+#include <stddef.h>
+
 enum cs_err {
 	CS_OK = 0,
 	CS_EINVAL = -1,  /* malformed argument or input */
@@ -27,5 +29,13 @@ enum cs_err {
 
 /* err_str(code): a short, static, human-readable description of code. */
 const char *err_str(int code);
+
+/*
+ * err_why(why, whylen, rc, fmt, ...): format a message for people into why
+ * (if why is not NULL and whylen > 0) and return rc, so that a failure path
+ * reads `return err_why(why, whylen, CS_EIO, "cannot open %s", path);`.
+ */
+int err_why(char *why, size_t whylen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif /* CS_ERR_H */

@@ -16,8 +16,8 @@ hex_encode(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-hex_nibble(char c)
+int
+hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -36,7 +36,7 @@ hex_decode(uint8_t *out, size_t outsz, const char *in, size_t inlen)
 	if (inlen / 2 > outsz)
 		return CS_ERANGE;
 	for (size_t i = 0; i < inlen / 2; i++) {
-		int hi = hex_nibble(in[2 * i]), lo = hex_nibble(in[2 * i + 1]);
+		int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return CS_EINVAL;

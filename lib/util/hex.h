@@ -12,6 +12,9 @@
  * which must hold 2n+1 bytes. */
 void hex_encode(char *out, const uint8_t *in, size_t n);
 
+/* hex_value(c): the value 0..15 of hex digit c (either case), or -1. */
+int hex_value(int c);
+
 /*
  * hex_decode(out, outsz, in, inlen): decode inlen hex digits (either case)
  * into out.  Returns the number of bytes written, or CS_EINVAL for an odd
