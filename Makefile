@@ -49,7 +49,14 @@ run: deps-run build/build.ninja
 deps-run:
 	@sh tools/deps.sh --run
 
-check: deps-check build/build.ninja build-asan/build.ninja
+# check reconfigures, so that a tree first built by `make run` (without the test
+# packages) picks up cmocka and python3 once deps-check has installed them.
+check: deps-check
+	if [ -f build/build.ninja ]; then $(MESON) setup --reconfigure build; \
+	else $(MESON) setup build --buildtype=debugoptimized; fi
+	if [ -f build-asan/build.ninja ]; then $(MESON) setup --reconfigure build-asan; \
+	else $(MESON) setup build-asan --buildtype=debug -Db_sanitize=address,undefined \
+		-Db_lundef=false; fi
 	$(NINJA) -C build
 	$(NINJA) -C build-asan
 	@python3 tests/run.py build build-asan
