@@ -3,7 +3,8 @@
 #
 #   make            build (build/)
 #   make run        install deps, build, start cryptstored with a demo setup in run/
-#   make check      install deps, build, run every test (plain and ASan+UBSan)
+#   make check      install deps, build, run every test (plain and ASan+UBSan), and the
+#                   integration tests against a TSan build of the threaded server
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks
 #   make format     clang-format the tree in place
@@ -57,9 +58,12 @@ check: deps-check
 	if [ -f build-asan/build.ninja ]; then $(MESON) setup --reconfigure build-asan; \
 	else $(MESON) setup build-asan --buildtype=debug -Db_sanitize=address,undefined \
 		-Db_lundef=false; fi
+	if [ -f build-tsan/build.ninja ]; then $(MESON) setup --reconfigure build-tsan; \
+	else $(MESON) setup build-tsan --buildtype=debug -Db_sanitize=thread -Db_lundef=false; fi
 	$(NINJA) -C build
 	$(NINJA) -C build-asan
-	@python3 tests/run.py build build-asan
+	$(NINJA) -C build-tsan
+	@python3 tests/run.py build build-asan build-tsan:integration
 
 asan: deps-check build-asan/build.ninja
 	$(NINJA) -C build-asan
@@ -73,7 +77,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-release
+	rm -rf build build-asan build-tsan build-release
 
 # make distclean also forgets run/'s data and keys: every object in it is lost.
 distclean: clean
