@@ -248,6 +248,22 @@ err : {
 	return rc;
 }
 
+/* iov_advance: consume k bytes from v[done..n), possibly inside an iovec;
+ * returns the index of the first iovec with bytes left. */
+static int
+iov_advance(struct iovec *v, int done, int n, size_t k)
+{
+	while (done < n && k >= v[done].iov_len) {
+		k -= v[done].iov_len;
+		done++;
+	}
+	if (done < n) {
+		v[done].iov_base = (uint8_t *)v[done].iov_base + k;
+		v[done].iov_len -= k;
+	}
+	return done;
+}
+
 static int
 fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
 {
@@ -267,15 +283,7 @@ fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
 			return CS_EIO;
 		}
 		off += (uint64_t)k;
-		/* Advance past what was written, possibly inside an iovec. */
-		while (done < n && (size_t)k >= local[done].iov_len) {
-			k -= (ssize_t)local[done].iov_len;
-			done++;
-		}
-		if (done < n) {
-			local[done].iov_base = (uint8_t *)local[done].iov_base + k;
-			local[done].iov_len -= (size_t)k;
-		}
+		done = iov_advance(local, done, n, (size_t)k);
 	}
 	if (off > w->end)
 		w->end = off;
@@ -389,14 +397,7 @@ fs_rd_read(struct store_rd *base, uint64_t off, const struct iovec *iov, int n)
 			break; /* end of object */
 		off += (uint64_t)k;
 		total += k;
-		while (done < n && (size_t)k >= local[done].iov_len) {
-			k -= (ssize_t)local[done].iov_len;
-			done++;
-		}
-		if (done < n) {
-			local[done].iov_base = (uint8_t *)local[done].iov_base + k;
-			local[done].iov_len -= (size_t)k;
-		}
+		done = iov_advance(local, done, n, (size_t)k);
 	}
 	return total;
 }
