@@ -37,8 +37,11 @@ struct bucket {
 	size_t n, cap;
 };
 
+#define KEY_LOCKS 64
+
 struct catalog {
 	pthread_rwlock_t lock;
+	pthread_mutex_t key_locks[KEY_LOCKS];
 	struct store *st;
 	struct keystore *ks;
 	struct bucket *bk; /* sorted by name */
@@ -325,6 +328,8 @@ catalog_open(struct catalog **out, struct store *st, struct keystore *ks, struct
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CS_ENOMEM;
 	pthread_rwlock_init(&c->lock, NULL);
+	for (size_t i = 0; i < KEY_LOCKS; i++)
+		pthread_mutex_init(&c->key_locks[i], NULL);
 	c->st = st;
 	c->ks = ks;
 	if ((rc = store_space_create(st, SYS_SPACE)) != 0 && rc != CS_EEXIST) {
@@ -375,6 +380,8 @@ catalog_close(struct catalog *c)
 	for (size_t i = 0; i < c->nb; i++)
 		bucket_free(&c->bk[i]);
 	free(c->bk);
+	for (size_t i = 0; i < KEY_LOCKS; i++)
+		pthread_mutex_destroy(&c->key_locks[i]);
 	pthread_rwlock_destroy(&c->lock);
 	free(c);
 }
@@ -680,4 +687,25 @@ catalog_list(struct catalog *c, const char *bucket, const char *prefix, const ch
 	else
 		*next = last;
 	return rc;
+}
+
+/* key_lock: the stripe of okey (a hex string: its first two digits). */
+static pthread_mutex_t *
+key_lock(struct catalog *c, const char *okey)
+{
+	int hi = hex_value(okey[0]), lo = okey[0] ? hex_value(okey[1]) : -1;
+
+	return &c->key_locks[(size_t)((hi < 0 ? 0 : hi) * 16 + (lo < 0 ? 0 : lo)) % KEY_LOCKS];
+}
+
+void
+catalog_lock_key(struct catalog *c, const char *okey)
+{
+	pthread_mutex_lock(key_lock(c, okey));
+}
+
+void
+catalog_unlock_key(struct catalog *c, const char *okey)
+{
+	pthread_mutex_unlock(key_lock(c, okey));
 }

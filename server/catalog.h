@@ -114,6 +114,15 @@ int catalog_list(struct catalog *c, const char *bucket, const char *prefix, cons
 		 void (*cb)(void *arg, const struct cat_object *o, const char *common_prefix),
 		 void *arg, bool *truncated, char **next) __attribute__((warn_unused_result));
 
+/*
+ * catalog_lock_key(c, okey) / catalog_unlock_key(c, okey): serialise the
+ * store commit or delete of one object with its index update, so that when
+ * two requests race on a key the index ends up describing the object the
+ * store ends up holding.  Striped: unrelated keys rarely share a lock.
+ */
+void catalog_lock_key(struct catalog *c, const char *okey);
+void catalog_unlock_key(struct catalog *c, const char *okey);
+
 /* catalog_object_count(c, bucket): objects in the index of bucket. */
 uint64_t catalog_object_count(struct catalog *c, const char *bucket);
 

@@ -925,7 +925,7 @@ wr_sink(void *arg, const uint8_t *p, size_t n)
  */
 static int
 put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const struct objmeta *m,
-	   uint8_t md5[16], uint64_t *size)
+	   struct cat_object *index, uint8_t md5[16], uint64_t *size)
 {
 	struct objio_wr *w = NULL;
 	uint64_t hint = r->h->body == HTTP_BODY_LENGTH &&
@@ -952,7 +952,18 @@ put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const st
 		objio_abort(w);
 		return -1;
 	}
-	if ((rc = objio_commit(w)) != 0) {
+	/* With an index entry, commit and index update happen under the key's
+	 * lock (catalog_lock_key). */
+	if (index != NULL)
+		catalog_lock_key(r->srv->cat, okey);
+	if ((rc = objio_commit(w)) == 0 && index != NULL) {
+		index->size = *size;
+		objio_etag_text(md5, 0, index->etag);
+		rc = catalog_object_put(r->srv->cat, r->bucket, index);
+	}
+	if (index != NULL)
+		catalog_unlock_key(r->srv->cat, okey);
+	if (rc != 0) {
 		s3_error_rc(r, rc, "committing the object");
 		return -1;
 	}
@@ -965,7 +976,7 @@ op_put_object(struct req *r)
 	struct objmeta m;
 	struct cat_bucket b;
 	struct cat_object o;
-	char okey[CATALOG_OKEY_LEN + 1], etag[CATALOG_ETAG_MAX + 1];
+	char okey[CATALOG_OKEY_LEN + 1];
 	const char *ct;
 	uint8_t md5[16];
 	uint64_t size = 0;
@@ -994,18 +1005,13 @@ op_put_object(struct req *r)
 	if (collect_meta(r, &m) != 0)
 		goto out;
 	catalog_object_key(r->srv->cat, &b, r->key, okey);
-	if (put_stream(r, &b, okey, &m, md5, &size) != 0)
-		goto out;
-	objio_etag_text(md5, 0, etag);
 	memset(&o, 0, sizeof(o));
 	o.name = r->key;
-	o.size = size;
 	o.mtime_ms = m.mtime_ms;
-	snprintf(o.etag, sizeof(o.etag), "%s", etag);
 	snprintf(o.ctype, sizeof(o.ctype), "%s", m.ctype ? m.ctype : "binary/octet-stream");
-	if (catalog_object_put(r->srv->cat, r->bucket, &o) != 0)
-		goto oom;
-	hdr_add(r, "ETag", etag);
+	if (put_stream(r, &b, okey, &m, &o, md5, &size) != 0)
+		goto out;
+	hdr_add(r, "ETag", o.etag);
 	if (conn_respond(r->c, 200, r->rh, r->nrh, "", 0) != 0) {
 		/* client gone */
 	}
@@ -1187,13 +1193,17 @@ op_delete_object(struct req *r)
 	if (bucket_for(r, true, &b) != 0)
 		return;
 	catalog_object_key(r->srv->cat, &b, r->key, okey);
+	catalog_lock_key(r->srv->cat, okey);
 	rc = store_delete(r->srv->st, b.space, okey);
+	if (rc == 0 || rc == CS_ENOENT) {
+		if (catalog_object_del(r->srv->cat, r->bucket, r->key) == 0)
+			log_info("object deleted bucket=%s user=%s", r->bucket, r->s.user);
+	}
+	catalog_unlock_key(r->srv->cat, okey);
 	if (rc != 0 && rc != CS_ENOENT) {
 		s3_error_rc(r, rc, "deleting the object");
 		return;
 	}
-	if (catalog_object_del(r->srv->cat, r->bucket, r->key) == 0)
-		log_info("object deleted bucket=%s user=%s", r->bucket, r->s.user);
 	if (conn_respond(r->c, 204, r->rh, r->nrh, "", 0) != 0) {
 		/* client gone */
 	}
@@ -1240,7 +1250,12 @@ op_delete_objects(struct req *r)
 		int rc;
 
 		catalog_object_key(r->srv->cat, &b, keys[i], okey);
+		catalog_lock_key(r->srv->cat, okey);
 		rc = store_delete(r->srv->st, b.space, okey);
+		if ((rc == 0 || rc == CS_ENOENT) &&
+		    catalog_object_del(r->srv->cat, r->bucket, keys[i]) == 0)
+			log_info("object deleted bucket=%s user=%s", r->bucket, r->s.user);
+		catalog_unlock_key(r->srv->cat, okey);
 		if (rc != 0 && rc != CS_ENOENT) {
 			sbuf_str(&x, "<Error><Key>");
 			sbuf_xml(&x, keys[i], strlen(keys[i]));
@@ -1334,10 +1349,17 @@ op_create_upload(struct req *r)
 	}
 	hex_encode(id, rnd, sizeof(rnd));
 	snprintf(key, sizeof(key), "u-%s", id);
-	if ((rc = objio_create(&r->x, &b, key, &m, 0, false, &w)) != 0 ||
-	    (rc = objio_finish(w, 0, NULL, md5, NULL, NULL)) != 0 || (rc = objio_commit(w)) != 0) {
-		if (rc != 0 && w != NULL)
-			objio_abort(w);
+	/* objio_commit releases w, also when it fails; only an unfinished w is aborted. */
+	if ((rc = objio_create(&r->x, &b, key, &m, 0, false, &w)) != 0) {
+		s3_error_rc(r, rc, "creating the upload");
+		goto out;
+	}
+	if ((rc = objio_finish(w, 0, NULL, md5, NULL, NULL)) != 0) {
+		objio_abort(w);
+		s3_error_rc(r, rc, "creating the upload");
+		goto out;
+	}
+	if ((rc = objio_commit(w)) != 0) {
 		s3_error_rc(r, rc, "creating the upload");
 		goto out;
 	}
@@ -1389,7 +1411,7 @@ op_upload_part(struct req *r)
 	m.name = r->key;
 	m.mtime_ms = now_ms();
 	snprintf(key, sizeof(key), "u-%s-%05d", param(r, "uploadId"), pn);
-	if (put_stream(r, &b, key, &m, md5, &size) != 0)
+	if (put_stream(r, &b, key, &m, NULL, md5, &size) != 0)
 		return;
 	objio_etag_text(md5, 0, etag);
 	hdr_add(r, "ETag", etag);
@@ -1606,6 +1628,7 @@ op_complete_upload(struct req *r)
 	EVP_MD_CTX *md5s = NULL;
 	size_t nwant = 0;
 	uint64_t total = 0;
+	int64_t mtime = now_ms();
 	unsigned int dl = 0;
 	int rc;
 
@@ -1664,7 +1687,7 @@ op_complete_upload(struct req *r)
 	}
 	/* Re-seal the parts' plaintext as one object (docs/PROTOCOL.md says why). */
 	m = *objio_meta(up);
-	m.mtime_ms = now_ms();
+	m.mtime_ms = mtime;
 	catalog_object_key(r->srv->cat, &b, r->key, okey);
 	if ((rc = objio_create(&r->x, &b, okey, &m, total, false, &w)) != 0) {
 		memset(&m, 0, sizeof(m));
@@ -1687,23 +1710,28 @@ op_complete_upload(struct req *r)
 		objio_close(pr);
 	}
 	memset(&m, 0, sizeof(m)); /* borrowed from up */
-	if ((rc = objio_finish(w, (uint32_t)nwant, md5s_digest, NULL, NULL, NULL)) != 0 ||
-	    (rc = objio_commit(w)) != 0) {
-		if (rc != 0 && w != NULL)
-			objio_abort(w);
-		s3_error_rc(r, rc, "committing the object");
+	if ((rc = objio_finish(w, (uint32_t)nwant, md5s_digest, NULL, NULL, NULL)) != 0) {
+		objio_abort(w);
+		s3_error_rc(r, rc, "sealing the object");
 		goto out;
 	}
 	objio_etag_text(md5s_digest, (uint32_t)nwant, etag);
 	memset(&o, 0, sizeof(o));
 	o.name = r->key;
 	o.size = total;
-	o.mtime_ms = now_ms();
+	o.mtime_ms = mtime;
 	snprintf(o.etag, sizeof(o.etag), "%s", etag);
 	snprintf(o.ctype, sizeof(o.ctype), "%s",
 		 objio_meta(up)->ctype ? objio_meta(up)->ctype : "binary/octet-stream");
-	if (catalog_object_put(r->srv->cat, r->bucket, &o) != 0)
-		log_error("index update failed for %s", r->bucket);
+	/* objio_commit releases w, also when it fails. */
+	catalog_lock_key(r->srv->cat, okey);
+	if ((rc = objio_commit(w)) == 0)
+		rc = catalog_object_put(r->srv->cat, r->bucket, &o);
+	catalog_unlock_key(r->srv->cat, okey);
+	if (rc != 0) {
+		s3_error_rc(r, rc, "committing the object");
+		goto out;
+	}
 	delete_upload(r, &b, id, &x);
 	sbuf_str(&s, XML_HEAD "<CompleteMultipartUploadResult xmlns=\"" S3_NS "\"><Location>/");
 	sbuf_xml(&s, r->bucket, strlen(r->bucket));

@@ -1029,12 +1029,35 @@ BOTO_NAMES = [
     "boto3: create_bucket of an existing name -> 409 BucketAlreadyOwnedByYou / BucketAlreadyExists",
     "boto3: delete_bucket of a non-empty bucket -> 409 BucketNotEmpty",
     "boto3: delete_bucket of an empty bucket succeeds; the bucket is gone",
+    "boto3: 16 concurrent PUTs of one key, 5 rounds: listing and HEAD describe the object GET returns",
 ]
+
+
+def racing_puts(c, bucket):
+    """Writers race on one key; whoever commits last, the index (listing and
+    HEAD) must describe exactly the object that GET returns."""
+    key = "race/one-key"
+    for rnd in range(5):
+        bodies = [rbytes(1000 + 997 * i + rnd, 500 + 16 * rnd + i) for i in range(16)]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda b: c.put_object(Bucket=bucket, Key=key, Body=b), bodies))
+        _, got = get_bytes(c, bucket, key)
+        expect(got in bodies, "round %d: GET returned none of the bodies written" % rnd)
+        h = c.head_object(Bucket=bucket, Key=key)
+        expect_eq((h["ContentLength"], h["ETag"]), (len(got), etag_single(got)),
+                  "round %d: HEAD against GET" % rnd)
+        listed = [o for o in list_all_v2(c, bucket, Prefix=key)[1] if o["Key"] == key]
+        expect_eq(len(listed), 1, "round %d: listed once" % rnd)
+        expect_eq((listed[0]["Size"], listed[0]["ETag"]), (len(got), etag_single(got)),
+                  "round %d: listing against GET" % rnd)
+    c.delete_object(Bucket=bucket, Key=key)
 
 
 def phase_boto(ph):
     c = boto("s0")
     bucket = "level-s0"
+    with ph.case(BOTO_NAMES[-1]):
+        racing_puts(c, bucket)
     with ph.case(BOTO_NAMES[0]):
         data = rbytes(70000, 5)
         meta = {"color": "blue", "owner": "Integration Test", "note": "a=b;c d"}
