@@ -649,6 +649,7 @@ SIG_NAMES = [
     "signature: a wrong secret key -> 403 SignatureDoesNotMatch (PutObject), nothing written",
     "signature: aws-cli with a wrong secret key fails with SignatureDoesNotMatch",
     "signature: an unknown access key -> 403 InvalidAccessKeyId",
+    "signature: a Signature Version 2 presigned URL -> 400 InvalidRequest naming Signature Version 4",
 ]
 
 
@@ -669,6 +670,20 @@ def phase_sig(ph):
     with ph.case(SIG_NAMES[3]):
         c2 = boto("s1", akid="CSNOSUCHKEY000000000")
         expect_error(c2.list_objects_v2, 403, "InvalidAccessKeyId", Bucket="level-s1")
+    with ph.case(SIG_NAMES[4]):
+        import botocore.config
+        import boto3
+        v2 = boto3.session.Session().client(
+            "s3", endpoint_url=CTX.url, aws_access_key_id=a, aws_secret_access_key=s,
+            region_name=REGION, config=botocore.config.Config(signature_version="s3",
+                                                              s3={"addressing_style": "path"}))
+        url = v2.generate_presigned_url("get_object", Params={"Bucket": "level-s1", "Key": "x"},
+                                        ExpiresIn=300)
+        expect("AWSAccessKeyId=" in url, "not a V2 URL: " + url)
+        p = curl("-s", "-o", "-", "-w", "\n%{http_code}", url)
+        expect(p.text().rstrip().endswith("400"), "curl: " + p.text()[-300:])
+        expect("InvalidRequest" in p.text() and "Signature Version 4" in p.text(),
+               "body: " + p.text()[:300])
 
 
 # -- aws-cli
