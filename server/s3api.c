@@ -1112,7 +1112,7 @@ op_get_object(struct req *r, bool head)
 {
 	struct cat_bucket b;
 	struct objio_rd *rd = NULL;
-	char okey[CATALOG_OKEY_LEN + 1], etag[CATALOG_ETAG_MAX + 1], lm[40], cr[96], num[32];
+	char okey[CATALOG_OKEY_LEN + 1], etag[CATALOG_ETAG_MAX + 1], lm[40], cr[96];
 	const struct objmeta *m;
 	const char *rv;
 	uint64_t size, off = 0, len;
@@ -1180,7 +1180,6 @@ op_get_object(struct req *r, bool head)
 			hdr_add(r, nm, m->pairs[i].value);
 		}
 	}
-	(void)num;
 	if (conn_respond_head(r->c, status, r->rh, r->nrh, len) != 0 || head || len == 0) {
 		objio_close(rd);
 		return;
@@ -1467,7 +1466,6 @@ parts_cb(void *arg, const char *key, uint64_t size)
 	struct objio_rd *rd;
 	struct part_info *pi;
 	size_t pl = strlen(x->prefix);
-	uint32_t aux;
 
 	(void)size;
 	if (strncmp(key, x->prefix, pl) != 0 || strlen(key) != pl + 5)
@@ -1488,7 +1486,6 @@ parts_cb(void *arg, const char *key, uint64_t size)
 	pi->size = objio_size(rd);
 	pi->mtime_ms = objio_meta(rd)->mtime_ms;
 	objio_etag(rd, pi->etag);
-	(void)aux;
 	/* the ETag is the hex MD5 in quotes */
 	if (hex_decode(pi->md5, 16, pi->etag + 1, 32) != 16)
 		memset(pi->md5, 0, 16);
