@@ -50,6 +50,7 @@ struct format_obj {
 	size_t meta_len;
 	struct engine_key *ck; /* chunk key (secure memory) */
 	uint8_t *hkey;         /* header/trailer MAC key, 32 bytes (secure memory) */
+	uint8_t *dek;          /* the object's DEK (secure memory), for format_rewrap() */
 	uint64_t len, nchunks; /* opened objects */
 	uint8_t digest[FORMAT_DIGEST_LEN];
 	uint32_t aux;
@@ -251,6 +252,7 @@ format_free(struct format_obj *o)
 		return;
 	engine_key_free(o->ck);
 	secmem_free(o->hkey, 32);
+	secmem_free(o->dek, FORMAT_DEK_LEN);
 	free(o->label);
 	free(o->bucket);
 	free(o->kek_id);
@@ -272,10 +274,12 @@ format_keys(struct format_obj *o, const uint8_t *dek)
 
 	if ((k = secmem_alloc(64)) == NULL)
 		return CS_ENOMEM;
-	if ((o->hkey = secmem_alloc(32)) == NULL) {
+	if ((o->hkey = secmem_alloc(32)) == NULL ||
+	    (o->dek = secmem_alloc(FORMAT_DEK_LEN)) == NULL) {
 		rc = CS_ENOMEM;
 		goto out;
 	}
+	memcpy(o->dek, dek, FORMAT_DEK_LEN);
 	if ((rc = kdf_hkdf_sha256(k, 32, dek, FORMAT_DEK_LEN, o->id, FORMAT_OBJID_LEN,
 				  (const uint8_t *)info_enc, sizeof(info_enc) - 1)) != 0 ||
 	    (rc = kdf_hkdf_sha256(k + 32, 32, dek, FORMAT_DEK_LEN, o->id, FORMAT_OBJID_LEN,
@@ -529,6 +533,44 @@ static int
 format_text_ok(const uint8_t *s, size_t n)
 {
 	return memchr(s, '\0', n) == NULL;
+}
+
+int
+format_dek_span(const uint8_t *hdr, size_t hlen, size_t *off, size_t *len)
+{
+	size_t h, n;
+	struct cur c;
+
+	if (hdr == NULL || format_header_len(hdr, hlen, &h) != 0 || h != hlen)
+		return CS_EAUTH;
+	c.p = hdr + FORMAT_FIXED_LEN;
+	c.left = hlen - FORMAT_FIXED_LEN - FORMAT_TAG_LEN;
+	for (int i = 0; i < 3; i++)
+		if (cur_field16(&c, FORMAT_STR_MAX, &n) == NULL)
+			return CS_EAUTH;
+	if (c.left < 2 + FORMAT_WRAP_LEN || get16(c.p) != FORMAT_WRAP_LEN)
+		return CS_EAUTH;
+	*off = (size_t)(c.p + 2 - hdr);
+	*len = FORMAT_WRAP_LEN;
+	return 0;
+}
+
+int
+format_rewrap(struct format_obj *o, const struct format_kek *kek)
+{
+	size_t off, len;
+
+	if (o->dek == NULL || o->hdr == NULL || kek == NULL || kek->key == NULL ||
+	    kek->id == NULL || strcmp(kek->id, o->kek_id) != 0)
+		return CS_EINVAL;
+	if (format_dek_span(o->hdr, o->hlen, &off, &len) != 0)
+		return CS_EINVAL;
+	put32(o->hdr + 40, kek->version);
+	if (keywrap_wrap(kek->key, 32, o->dek, FORMAT_DEK_LEN, o->hdr + off, len) != (long)len)
+		return CS_ECRYPTO;
+	o->kek_version = kek->version;
+	return format_hmac(o->hkey, o->hdr, o->hlen - FORMAT_TAG_LEN, NULL, 0,
+			   o->hdr + o->hlen - FORMAT_TAG_LEN);
 }
 
 int

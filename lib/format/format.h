@@ -127,6 +127,25 @@ int format_open(struct format_obj **out, const uint8_t *hdr, size_t hlen,
 int format_peek_kek(const uint8_t *hdr, size_t hlen, char *id, size_t idsz, uint32_t *version)
 	__attribute__((warn_unused_result));
 
+/*
+ * format_rewrap(o, kek): re-seal o's DEK under another version of the same
+ * KEK (kek->id must be o's KEK id) and recompute the header MAC.  The new
+ * header (format_header()) has the same length as the old one, and the
+ * chunks and the trailer stay valid: it can be written over the old header
+ * in place.  Returns 0, CS_EINVAL or CS_ECRYPTO.
+ */
+int format_rewrap(struct format_obj *o, const struct format_kek *kek)
+	__attribute__((warn_unused_result));
+
+/*
+ * format_dek_span(hdr, hlen, off, len): where the sealed DEK lies in a
+ * header, WITHOUT verifying anything: for destroying one object's key by
+ * overwriting those bytes (object shred), which needs no key.  Returns 0 or
+ * CS_EAUTH if the header is malformed.
+ */
+int format_dek_span(const uint8_t *hdr, size_t hlen, size_t *off, size_t *len)
+	__attribute__((warn_unused_result));
+
 /* format_free(o): wipe the object's keys and release it; NULL is a no-op. */
 void format_free(struct format_obj *o);
 

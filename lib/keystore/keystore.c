@@ -26,7 +26,7 @@
 #define SEAL_TAG      16
 #define SEAL_OVERHEAD (4 + SEAL_NONCE + SEAL_TAG)
 #define KS_FILE_MAX   (1u << 24) /* no keystore file is larger */
-#define LEVEL_MAGIC   "CSKL"
+#define LEVEL_MAGIC   "CSKM"
 #define SYS_MAGIC     "CSKS"
 #define SYS_FILE      "system.key"
 #define ID_MAX        8192
@@ -47,8 +47,9 @@ struct ks_level {
 struct keystore {
 	pthread_rwlock_t lock;
 	int dirfd;
-	uint8_t *seal_key; /* secure memory */
-	uint8_t *sys;      /* KEYSTORE_NSYSKEYS keys, secure memory */
+	uint8_t *seal_key;   /* secure memory */
+	uint8_t *derive_key; /* secure memory: base of keystore_derive() */
+	uint8_t *sys;        /* KEYSTORE_NSYSKEYS keys, secure memory */
 	struct ks_level *levels;
 	size_t nlevels;
 };
@@ -290,27 +291,51 @@ get64(const uint8_t *p)
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
-#define VREC_LEN (4 + 1 + 8 + 8 + KEYSTORE_KEY_LEN)
+/* ---- level files ----------------------------------------------------------
+ *
+ * A level is two kinds of file (docs/SECURITY.md, "Key files"):
+ *   level-<h>.meta      sealed "level": id and every version's number, state
+ *                       and times, but no key; rewritten atomically
+ *   level-<h>.v<N>.kek  sealed "kek level-<h> v<N>": the 32 key bytes of
+ *                       version N; written once, never rewritten, and
+ *                       destroyed by overwriting it in place with random
+ *                       bytes, fsync and unlink
+ * so a version's key bytes exist in exactly one file the server ever wrote,
+ * and destroying a version does not leave an older copy of the key behind
+ * in a replaced file.
+ */
 
-/* level_file_name: "level-<first 128 bits of SHA-256(id) in hex>.key". */
+#define MREC_LEN  (4 + 1 + 8 + 8)
+#define BASE_LEN  38 /* "level-" + 32 hex digits */
+#define NAME_SIZE 80
+
+/* level_base: "level-<first 128 bits of SHA-256(id) in hex>". */
 static void
-level_file_name(const char *id, char out[80])
+level_base(const char *id, char out[BASE_LEN + 1])
 {
 	uint8_t h[32];
 	char hx[65];
 
 	EVP_Digest(id, strlen(id), h, NULL, EVP_sha256(), NULL);
 	hex_encode(hx, h, 16);
-	snprintf(out, 80, "level-%.32s.key", hx);
+	snprintf(out, BASE_LEN + 1, "level-%.32s", hx);
 }
 
-/* level_save: serialise, seal and atomically write one level's file. */
-static int
-level_save(struct keystore *ks, const struct ks_level *l)
+/* kek_names: the file name of version v of level base, and its seal purpose. */
+static void
+kek_names(const char *base, uint32_t v, char name[NAME_SIZE], char purpose[NAME_SIZE])
 {
-	size_t idl = strlen(l->id), n = 4 + 4 + idl + 4 + l->nv * VREC_LEN, off, sl;
-	uint8_t *b = secmem_alloc(n), *sealed = NULL;
-	char name[80];
+	snprintf(name, NAME_SIZE, "%s.v%u.kek", base, (unsigned)v);
+	snprintf(purpose, NAME_SIZE, "kek %s v%u", base, (unsigned)v);
+}
+
+/* level_save_meta: serialise, seal and atomically write a level's .meta file. */
+static int
+level_save_meta(struct keystore *ks, const struct ks_level *l)
+{
+	size_t idl = strlen(l->id), n = 4 + 4 + idl + 4 + l->nv * MREC_LEN, off, sl;
+	uint8_t *b = malloc(n), *sealed = NULL;
+	char base[BASE_LEN + 1], name[NAME_SIZE];
 	int rc;
 
 	if (b == NULL)
@@ -320,21 +345,82 @@ level_save(struct keystore *ks, const struct ks_level *l)
 	memcpy(b + 8, l->id, idl);
 	put32(b + 8 + idl, (uint32_t)l->nv);
 	off = 12 + idl;
-	for (size_t i = 0; i < l->nv; i++, off += VREC_LEN) {
+	for (size_t i = 0; i < l->nv; i++, off += MREC_LEN) {
 		put32(b + off, l->v[i].version);
 		b[off + 4] = l->v[i].state;
 		put64(b + off + 5, l->v[i].created);
 		put64(b + off + 13, l->v[i].changed);
-		if (l->v[i].key != NULL)
-			memcpy(b + off + 21, l->v[i].key, KEYSTORE_KEY_LEN);
 	}
 	rc = keystore_seal(ks, "level", b, n, &sealed, &sl);
-	secmem_free(b, n);
+	free(b);
 	if (rc != 0)
 		return rc;
-	level_file_name(l->id, name);
+	level_base(l->id, base);
+	snprintf(name, sizeof(name), "%s.meta", base);
 	rc = ks_write_at(ks->dirfd, name, sealed, sl);
 	free(sealed);
+	return rc;
+}
+
+/* kek_save: seal and durably write version v's key file (a new name). */
+static int
+kek_save(struct keystore *ks, const char *id, const struct ks_version *v)
+{
+	char base[BASE_LEN + 1], name[NAME_SIZE], purpose[NAME_SIZE];
+	uint8_t *sealed = NULL;
+	size_t sl = 0;
+	int rc;
+
+	level_base(id, base);
+	kek_names(base, v->version, name, purpose);
+	if ((rc = ks_seal_with(ks->seal_key, purpose, v->key, KEYSTORE_KEY_LEN, &sealed, &sl)) != 0)
+		return rc;
+	rc = ks_write_at(ks->dirfd, name, sealed, sl);
+	free(sealed);
+	return rc;
+}
+
+/*
+ * ks_scrub_at: destroy a file's bytes and then the file: overwrite it in
+ * place with random bytes, fsync, unlink.  A missing file is not an error.
+ * The caller fsyncs the directory.
+ */
+static int
+ks_scrub_at(int dirfd, const char *name)
+{
+	uint8_t rnd[4096];
+	struct stat st;
+	off_t off = 0;
+	int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : CS_EIO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return CS_EIO;
+	}
+	while (rc == 0 && off < st.st_size) {
+		size_t k = (size_t)(st.st_size - off) < sizeof(rnd) ? (size_t)(st.st_size - off)
+								    : sizeof(rnd);
+		ssize_t w;
+
+		if (RAND_bytes(rnd, (int)k) != 1) {
+			rc = CS_ECRYPTO;
+			break;
+		}
+		w = pwrite(fd, rnd, k, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = CS_EIO;
+		else
+			off += w;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = CS_EIO;
+	close(fd);
+	if (rc == 0 && unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+		rc = CS_EIO;
 	return rc;
 }
 
@@ -347,7 +433,7 @@ level_free(struct ks_level *l)
 	free(l->id);
 }
 
-/* level_parse: the plaintext of a level file into l. */
+/* level_parse: the plaintext of a .meta file into l (no keys yet). */
 static int
 level_parse(const uint8_t *b, size_t n, struct ks_level *l)
 {
@@ -360,7 +446,7 @@ level_parse(const uint8_t *b, size_t n, struct ks_level *l)
 	if (idl == 0 || idl > ID_MAX || idl > n - 12)
 		return CS_EAUTH;
 	nv = get32(b + 8 + idl);
-	if (nv == 0 || nv > (n - 12 - idl) / VREC_LEN || n != 12 + idl + nv * VREC_LEN)
+	if (nv == 0 || nv > (n - 12 - idl) / MREC_LEN || n != 12 + idl + nv * MREC_LEN)
 		return CS_EAUTH;
 	if ((l->id = malloc(idl + 1)) == NULL || (l->v = calloc(nv, sizeof(*l->v))) == NULL) {
 		level_free(l);
@@ -370,33 +456,90 @@ level_parse(const uint8_t *b, size_t n, struct ks_level *l)
 	l->id[idl] = 0;
 	l->nv = nv;
 	off = 12 + idl;
-	for (size_t i = 0; i < nv; i++, off += VREC_LEN) {
+	for (size_t i = 0; i < nv; i++, off += MREC_LEN) {
 		struct ks_version *v = &l->v[i];
 
 		v->version = get32(b + off);
 		v->state = b[off + 4];
 		v->created = get64(b + off + 5);
 		v->changed = get64(b + off + 13);
-		if (v->state < KEYSTORE_ACTIVE || v->state > KEYSTORE_DESTROYED) {
+		if (v->state < KEYSTORE_ACTIVE || v->state > KEYSTORE_DESTROYED ||
+		    (i > 0 && v->version <= l->v[i - 1].version)) {
 			level_free(l);
 			return CS_EAUTH;
-		}
-		if (v->state != KEYSTORE_DESTROYED) {
-			if ((v->key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL) {
-				level_free(l);
-				return CS_ENOMEM;
-			}
-			memcpy(v->key, b + off + 21, KEYSTORE_KEY_LEN);
 		}
 	}
 	return 0;
 }
 
+/* level_load_keys: read every live version's key file of l. */
+static int
+level_load_keys(struct keystore *ks, struct ks_level *l, char *why, size_t whylen)
+{
+	char base[BASE_LEN + 1], name[NAME_SIZE], purpose[NAME_SIZE];
+
+	level_base(l->id, base);
+	for (size_t i = 0; i < l->nv; i++) {
+		uint8_t *sealed = NULL, *plain = NULL;
+		size_t sl = 0, pl = 0;
+		int rc;
+
+		if (l->v[i].state == KEYSTORE_DESTROYED)
+			continue;
+		kek_names(base, l->v[i].version, name, purpose);
+		if ((rc = keystore_read_file(ks, name, &sealed, &sl)) != 0)
+			return err_why(why, whylen, rc == CS_ENOENT ? CS_EAUTH : rc,
+				       "key file %s of level %s version %u: %s", name, l->id,
+				       (unsigned)l->v[i].version, err_str(rc));
+		rc = ks_unseal_with(ks->seal_key, purpose, sealed, sl, &plain, &pl);
+		free(sealed);
+		if (rc == 0 && pl != KEYSTORE_KEY_LEN)
+			rc = CS_EAUTH;
+		if (rc == 0 && (l->v[i].key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
+			rc = CS_ENOMEM;
+		if (rc == 0)
+			memcpy(l->v[i].key, plain, KEYSTORE_KEY_LEN);
+		if (plain != NULL) {
+			secmem_wipe(plain, pl);
+			free(plain);
+		}
+		if (rc != 0)
+			return err_why(why, whylen, rc,
+				       "key file %s does not unseal under this root key", name);
+	}
+	return 0;
+}
+
+/* ks_kek_owned: true if name is the key file of a live version of a level. */
+static bool
+ks_kek_owned(struct keystore *ks, const char *name)
+{
+	char base[BASE_LEN + 1], *end;
+	unsigned long v;
+
+	for (size_t i = 0; i < ks->nlevels; i++) {
+		struct ks_level *l = &ks->levels[i];
+
+		level_base(l->id, base);
+		if (strncmp(name, base, BASE_LEN) != 0 || strncmp(name + BASE_LEN, ".v", 2) != 0)
+			continue;
+		errno = 0;
+		v = strtoul(name + BASE_LEN + 2, &end, 10);
+		if (errno != 0 || strcmp(end, ".kek") != 0)
+			return false;
+		for (size_t j = 0; j < l->nv; j++)
+			if (l->v[j].version == v && l->v[j].state != KEYSTORE_DESTROYED)
+				return true;
+		return false;
+	}
+	return false;
+}
+
 /* ---- opening ------------------------------------------------------------- */
 
-/* ks_root: read (or, with create, make) the root key into key. */
-static int
-ks_root(const char *path, bool create, uint8_t *key, char *why, size_t whylen)
+int
+keystore_read_root(const char *path, bool create, uint8_t key[KEYSTORE_KEY_LEN], char *why,
+		   size_t whylen)
 {
 	struct stat st;
 	uint8_t *b = NULL;
@@ -442,12 +585,116 @@ ks_root(const char *path, bool create, uint8_t *key, char *why, size_t whylen)
 	return 0;
 }
 
+#define SALT_FILE  "root.scrypt"
+#define SALT_MAGIC "CSRP"
+#define SALT_LEN   16
+#define SALT_REC   (4 + 1 + 4 + 4 + SALT_LEN)
+
+/* ks_mkdir: the keystore directory, created 0700 with create, then checked. */
+static int
+ks_mkdir(const char *dir, bool create, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return err_why(why, whylen, CS_EIO, "cannot create keystore %s: %s", dir,
+			       strerror(errno));
+	if (lstat(dir, &st) != 0)
+		return err_why(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO, "keystore %s: %s",
+			       dir, strerror(errno));
+	return ks_check_perm(&st, dir, true, why, whylen);
+}
+
+int
+keystore_passphrase_root(const char *dir, const char *pass, size_t passlen, unsigned logn,
+			 bool create, uint8_t key[KEYSTORE_KEY_LEN], char *why, size_t whylen)
+{
+	uint8_t rec[SALT_REC], *b = NULL;
+	uint32_t r, p;
+	size_t n = 0;
+	int dfd, rc;
+
+	if (passlen == 0)
+		return err_why(why, whylen, CS_EINVAL, "the root passphrase is empty");
+	if ((rc = ks_mkdir(dir, create, why, whylen)) != 0)
+		return rc;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return err_why(why, whylen, CS_EIO, "keystore %s: %s", dir, strerror(errno));
+	{
+		int fd = openat(dfd, SALT_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+
+		if (fd >= 0) {
+			if (fstat(fd, &st) != 0 ||
+			    (rc = ks_check_perm(&st, SALT_FILE, false, why, whylen)) != 0)
+				rc = CS_EPERM;
+			else
+				rc = ks_read_fd(fd, 4096, &b, &n);
+			close(fd);
+		} else {
+			rc = errno == ENOENT ? CS_ENOENT : CS_EIO;
+		}
+	}
+	if (rc == CS_ENOENT && create) {
+		if (logn < 10 || logn > 24) {
+			close(dfd);
+			return err_why(why, whylen, CS_EINVAL,
+				       "scrypt cost 2^%u is out of 2^10..2^24", logn);
+		}
+		memcpy(rec, SALT_MAGIC, 4);
+		rec[4] = (uint8_t)logn;
+		put32(rec + 5, 8);
+		put32(rec + 9, 1);
+		if (RAND_bytes(rec + 13, SALT_LEN) != 1)
+			rc = CS_ECRYPTO;
+		else
+			rc = ks_write_at(dfd, SALT_FILE, rec, sizeof(rec));
+		if (rc != 0) {
+			close(dfd);
+			return err_why(why, whylen, rc, "cannot create %s/%s", dir, SALT_FILE);
+		}
+	} else if (rc != 0) {
+		close(dfd);
+		return err_why(why, whylen, rc, "%s/%s: %s (it holds the passphrase salt)", dir,
+			       SALT_FILE, err_str(rc));
+	} else {
+		if (n != SALT_REC || memcmp(b, SALT_MAGIC, 4) != 0) {
+			free(b);
+			close(dfd);
+			return err_why(why, whylen, CS_EINVAL, "%s/%s is malformed", dir,
+				       SALT_FILE);
+		}
+		memcpy(rec, b, SALT_REC);
+		free(b);
+	}
+	close(dfd);
+	logn = rec[4];
+	r = get32(rec + 5);
+	p = get32(rec + 9);
+	if (logn < 10 || logn > 24 || r == 0 || r > 32 || p == 0 || p > 16)
+		return err_why(why, whylen, CS_EINVAL, "%s/%s has unusable scrypt parameters", dir,
+			       SALT_FILE);
+	/* scrypt needs 128 * r * N bytes; allow that plus slack. */
+	if (EVP_PBE_scrypt(pass, passlen, rec + 13, SALT_LEN, (uint64_t)1 << logn, r, p,
+			   (uint64_t)129 * r << logn, key, KEYSTORE_KEY_LEN) != 1)
+		return err_why(why, whylen, CS_ECRYPTO, "scrypt failed (out of memory?)");
+	return 0;
+}
+
+/*
+ * ks_load_levels: every level-*.meta file and the key files of its live
+ * versions; then scrub what no live version owns: key files of destroyed
+ * versions (a shred interrupted after its durable decision), key files of
+ * versions never committed to a .meta file (an interrupted rotation), and
+ * temporary files of interrupted writes.
+ */
 static int
 ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 {
 	struct dirent *de;
 	DIR *d;
 	int fd = dup(ks->dirfd), rc = 0;
+	bool scrubbed = false;
 
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
@@ -456,12 +703,20 @@ ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		uint8_t *sealed = NULL, *plain = NULL;
-		size_t sl = 0, pl = 0;
-		struct ks_level l, *nl;
-		char expect[80];
+		size_t sl = 0, pl = 0, nl = strlen(de->d_name);
+		struct ks_level l, *nlv;
+		char expect[NAME_SIZE], base[BASE_LEN + 1];
 
-		if (strncmp(de->d_name, "level-", 6) != 0 || strlen(de->d_name) < 10 ||
-		    strcmp(de->d_name + strlen(de->d_name) - 4, ".key") != 0)
+		if (strncmp(de->d_name, "level-", 6) == 0 && nl > 4 &&
+		    strcmp(de->d_name + nl - 4, ".key") == 0) {
+			rc = err_why(why, whylen, CS_ENOTSUP,
+				     "keystore file %s is of the pre-release format (one file per "
+				     "level); this version cannot read it",
+				     de->d_name);
+			break;
+		}
+		if (strncmp(de->d_name, "level-", 6) != 0 || nl < 6 ||
+		    strcmp(de->d_name + nl - 5, ".meta") != 0)
 			continue;
 		if ((rc = keystore_read_file(ks, de->d_name, &sealed, &sl)) != 0) {
 			err_why(why, whylen, rc, "keystore file %s: %s%s", de->d_name, err_str(rc),
@@ -476,28 +731,49 @@ ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 			break;
 		}
 		rc = level_parse(plain, pl, &l);
-		secmem_wipe(plain, pl);
 		free(plain);
 		if (rc != 0) {
 			err_why(why, whylen, rc, "keystore file %s is malformed", de->d_name);
 			break;
 		}
-		level_file_name(l.id, expect);
+		level_base(l.id, base);
+		snprintf(expect, sizeof(expect), "%s.meta", base);
 		if (strcmp(expect, de->d_name) != 0) {
 			level_free(&l);
 			rc = err_why(why, whylen, CS_EAUTH, "keystore file %s holds another level",
 				     de->d_name);
 			break;
 		}
-		if ((nl = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*nl))) == NULL) {
+		if ((rc = level_load_keys(ks, &l, why, whylen)) != 0) {
+			level_free(&l);
+			break;
+		}
+		if ((nlv = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*nlv))) == NULL) {
 			level_free(&l);
 			rc = CS_ENOMEM;
 			break;
 		}
-		ks->levels = nl;
+		ks->levels = nlv;
 		ks->levels[ks->nlevels++] = l;
 	}
+	if (rc == 0) {
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL) {
+			size_t nl = strlen(de->d_name);
+			bool tmp = de->d_name[0] == '.' && nl > 4 &&
+				   strcmp(de->d_name + nl - 4, ".tmp") == 0;
+			bool kek = strncmp(de->d_name, "level-", 6) == 0 && nl > 4 &&
+				   strcmp(de->d_name + nl - 4, ".kek") == 0;
+
+			if (kek && ks_kek_owned(ks, de->d_name))
+				continue;
+			if ((tmp || kek) && ks_scrub_at(ks->dirfd, de->d_name) == 0)
+				scrubbed = true;
+		}
+	}
 	closedir(d);
+	if (scrubbed && fsync(ks->dirfd) != 0 && rc == 0)
+		rc = err_why(why, whylen, CS_EIO, "cannot fsync the keystore directory");
 	return rc;
 }
 
@@ -545,31 +821,24 @@ ks_load_sys(struct keystore *ks, bool create, char *why, size_t whylen)
 }
 
 int
-keystore_open(struct keystore **out, const char *dir, const char *root_key_path, bool create,
-	      char *why, size_t whylen)
+keystore_open_root(struct keystore **out, const char *dir, const uint8_t root[KEYSTORE_KEY_LEN],
+		   bool create, char *why, size_t whylen)
 {
 	static const char info[] = "cryptstore v1 keystore seal";
+	static const char dinfo[] = "cryptstore v1 derivation base";
 	struct keystore *ks;
-	uint8_t *root = NULL;
-	struct stat st;
 	int rc;
 
 	*out = NULL;
-	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return err_why(why, whylen, CS_EIO, "cannot create keystore %s: %s", dir,
-			       strerror(errno));
-	if (lstat(dir, &st) != 0)
-		return err_why(why, whylen, errno == ENOENT ? CS_ENOENT : CS_EIO, "keystore %s: %s",
-			       dir, strerror(errno));
-	if ((rc = ks_check_perm(&st, dir, true, why, whylen)) != 0)
+	if ((rc = ks_mkdir(dir, create, why, whylen)) != 0)
 		return rc;
 	if ((ks = calloc(1, sizeof(*ks))) == NULL)
 		return CS_ENOMEM;
 	pthread_rwlock_init(&ks->lock, NULL);
 	ks->dirfd = -1;
 	if ((ks->seal_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
-	    (ks->sys = secmem_alloc(KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN)) == NULL ||
-	    (root = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL) {
+	    (ks->derive_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
+	    (ks->sys = secmem_alloc(KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN)) == NULL) {
 		rc = err_why(why, whylen, CS_ENOMEM, "out of secure memory");
 		goto err;
 	}
@@ -577,20 +846,35 @@ keystore_open(struct keystore **out, const char *dir, const char *root_key_path,
 		rc = err_why(why, whylen, CS_EIO, "keystore %s: %s", dir, strerror(errno));
 		goto err;
 	}
-	if ((rc = ks_root(root_key_path, create, root, why, whylen)) != 0)
-		goto err;
 	if ((rc = kdf_hkdf_sha256(ks->seal_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
-				  (const uint8_t *)info, sizeof(info) - 1)) != 0)
+				  (const uint8_t *)info, sizeof(info) - 1)) != 0 ||
+	    (rc = kdf_hkdf_sha256(ks->derive_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
+				  (const uint8_t *)dinfo, sizeof(dinfo) - 1)) != 0)
 		goto err;
 	if ((rc = ks_load_sys(ks, create, why, whylen)) != 0 ||
 	    (rc = ks_load_levels(ks, why, whylen)) != 0)
 		goto err;
-	secmem_free(root, KEYSTORE_KEY_LEN);
 	*out = ks;
 	return 0;
 err:
-	secmem_free(root, KEYSTORE_KEY_LEN);
 	keystore_close(ks);
+	return rc;
+}
+
+int
+keystore_open(struct keystore **out, const char *dir, const char *root_key_path, bool create,
+	      char *why, size_t whylen)
+{
+	uint8_t *root = secmem_alloc(KEYSTORE_KEY_LEN);
+	int rc;
+
+	*out = NULL;
+	if (root == NULL)
+		return err_why(why, whylen, CS_ENOMEM, "out of secure memory");
+	if ((rc = ks_mkdir(dir, create, why, whylen)) == 0 &&
+	    (rc = keystore_read_root(root_key_path, create, root, why, whylen)) == 0)
+		rc = keystore_open_root(out, dir, root, create, why, whylen);
+	secmem_free(root, KEYSTORE_KEY_LEN);
 	return rc;
 }
 
@@ -603,11 +887,19 @@ keystore_close(struct keystore *ks)
 		level_free(&ks->levels[i]);
 	free(ks->levels);
 	secmem_free(ks->seal_key, KEYSTORE_KEY_LEN);
+	secmem_free(ks->derive_key, KEYSTORE_KEY_LEN);
 	secmem_free(ks->sys, KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN);
 	if (ks->dirfd >= 0)
 		close(ks->dirfd);
 	pthread_rwlock_destroy(&ks->lock);
 	free(ks);
+}
+
+int
+keystore_derive(struct keystore *ks, const char *info, uint8_t key[KEYSTORE_KEY_LEN])
+{
+	return kdf_hkdf_sha256(key, KEYSTORE_KEY_LEN, ks->derive_key, KEYSTORE_KEY_LEN, NULL, 0,
+			       (const uint8_t *)info, strlen(info));
 }
 
 /* ---- levels -------------------------------------------------------------- */
@@ -630,6 +922,24 @@ ks_active(struct ks_level *l)
 	return NULL;
 }
 
+/* ks_new_version: a fresh random key as version v, active, in *out. */
+static int
+ks_new_version(struct ks_version *out, uint32_t v)
+{
+	memset(out, 0, sizeof(*out));
+	if ((out->key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
+		return CS_ENOMEM;
+	if (RAND_bytes(out->key, KEYSTORE_KEY_LEN) != 1) {
+		secmem_free(out->key, KEYSTORE_KEY_LEN);
+		out->key = NULL;
+		return CS_ECRYPTO;
+	}
+	out->version = v;
+	out->state = KEYSTORE_ACTIVE;
+	out->created = out->changed = (uint64_t)time(NULL);
+	return 0;
+}
+
 int
 keystore_level_add(struct keystore *ks, const char *id)
 {
@@ -645,17 +955,14 @@ keystore_level_add(struct keystore *ks, const char *id)
 		goto out;
 	}
 	rc = CS_ENOMEM;
-	if ((l.id = strdup(id)) == NULL || (l.v = calloc(1, sizeof(*l.v))) == NULL ||
-	    (l.v[0].key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
+	if ((l.id = strdup(id)) == NULL || (l.v = calloc(1, sizeof(*l.v))) == NULL)
+		goto fail;
+	if ((rc = ks_new_version(&l.v[0], 1)) != 0)
 		goto fail;
 	l.nv = 1;
-	l.v[0].version = 1;
-	l.v[0].state = KEYSTORE_ACTIVE;
-	l.v[0].created = l.v[0].changed = (uint64_t)time(NULL);
-	rc = CS_ECRYPTO;
-	if (RAND_bytes(l.v[0].key, KEYSTORE_KEY_LEN) != 1)
-		goto fail;
-	if ((rc = level_save(ks, &l)) != 0)
+	/* Key file first: a crash before the .meta file leaves an orphan key
+	 * file, which the next open scrubs. */
+	if ((rc = kek_save(ks, l.id, &l.v[0])) != 0 || (rc = level_save_meta(ks, &l)) != 0)
 		goto fail;
 	if ((nl = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*nl))) == NULL) {
 		rc = CS_ENOMEM;
@@ -668,6 +975,163 @@ keystore_level_add(struct keystore *ks, const char *id)
 fail:
 	level_free(&l);
 out:
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+int
+keystore_rotate(struct keystore *ks, const char *id, uint32_t *version)
+{
+	struct ks_version nv, *grown, *old;
+	struct ks_level *l;
+	uint8_t old_state = 0;
+	int rc;
+
+	pthread_rwlock_wrlock(&ks->lock);
+	if ((l = ks_find(ks, id)) == NULL) {
+		rc = CS_ENOENT;
+		goto out;
+	}
+	if (l->v[l->nv - 1].version == UINT32_MAX) {
+		rc = CS_ERANGE;
+		goto out;
+	}
+	if ((rc = ks_new_version(&nv, l->v[l->nv - 1].version + 1)) != 0)
+		goto out;
+	if ((rc = kek_save(ks, id, &nv)) != 0) {
+		secmem_free(nv.key, KEYSTORE_KEY_LEN);
+		goto out;
+	}
+	if ((grown = realloc(l->v, (l->nv + 1) * sizeof(*grown))) == NULL) {
+		secmem_free(nv.key, KEYSTORE_KEY_LEN);
+		rc = CS_ENOMEM;
+		goto out;
+	}
+	l->v = grown;
+	if ((old = ks_active(l)) != NULL) {
+		old_state = old->state;
+		old->state = KEYSTORE_DECRYPT_ONLY;
+		old->changed = nv.created;
+	}
+	l->v[l->nv++] = nv;
+	if ((rc = level_save_meta(ks, l)) != 0) {
+		/* Not committed: forget the new version (its file is an orphan
+		 * that the next open scrubs) and restore the old state. */
+		l->nv--;
+		secmem_free(nv.key, KEYSTORE_KEY_LEN);
+		if (old != NULL)
+			old->state = old_state;
+		goto out;
+	}
+	*version = nv.version;
+out:
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+/*
+ * ks_destroy_versions: destroy the versions of l for which pick() is true:
+ * first the durable decision (the .meta file says destroyed), then the key
+ * files (overwrite, fsync, unlink) and the keys in memory.  If the files
+ * cannot be scrubbed the decision stands and the next open retries.
+ */
+static int
+ks_destroy_versions(struct keystore *ks, struct ks_level *l, uint32_t only, unsigned *count)
+{
+	char base[BASE_LEN + 1], name[NAME_SIZE], purpose[NAME_SIZE];
+	uint8_t *saved = malloc(l->nv);
+	uint64_t now = (uint64_t)time(NULL);
+	unsigned n = 0;
+	int rc = 0, src = 0;
+
+	if (saved == NULL)
+		return CS_ENOMEM;
+	for (size_t i = 0; i < l->nv; i++) {
+		saved[i] = l->v[i].state;
+		if (l->v[i].state != KEYSTORE_DESTROYED && (only == 0 || l->v[i].version == only)) {
+			l->v[i].state = KEYSTORE_DESTROYED;
+			l->v[i].changed = now;
+			n++;
+		}
+	}
+	if (n > 0 && (rc = level_save_meta(ks, l)) != 0) {
+		for (size_t i = 0; i < l->nv; i++)
+			l->v[i].state = saved[i];
+		free(saved);
+		return rc;
+	}
+	level_base(l->id, base);
+	for (size_t i = 0; i < l->nv; i++) {
+		if (l->v[i].state != KEYSTORE_DESTROYED || saved[i] == KEYSTORE_DESTROYED)
+			continue;
+		secmem_free(l->v[i].key, KEYSTORE_KEY_LEN);
+		l->v[i].key = NULL;
+		kek_names(base, l->v[i].version, name, purpose);
+		if ((rc = ks_scrub_at(ks->dirfd, name)) != 0)
+			src = rc;
+	}
+	free(saved);
+	if (n > 0 && fsync(ks->dirfd) != 0 && src == 0)
+		src = CS_EIO;
+	*count = n;
+	return src;
+}
+
+int
+keystore_destroy(struct keystore *ks, const char *id, uint32_t version)
+{
+	struct ks_level *l;
+	unsigned n = 0;
+	int rc = CS_ENOENT, state = 0;
+
+	pthread_rwlock_wrlock(&ks->lock);
+	if ((l = ks_find(ks, id)) != NULL)
+		for (size_t i = 0; i < l->nv; i++)
+			if (l->v[i].version == version)
+				state = l->v[i].state;
+	if (state == KEYSTORE_ACTIVE)
+		rc = CS_EPERM;
+	else if (state == KEYSTORE_DECRYPT_ONLY)
+		rc = ks_destroy_versions(ks, l, version, &n);
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+int
+keystore_shred(struct keystore *ks, const char *id, unsigned *nversions)
+{
+	struct ks_level *l;
+	int rc = CS_ENOENT;
+
+	*nversions = 0;
+	pthread_rwlock_wrlock(&ks->lock);
+	if ((l = ks_find(ks, id)) != NULL)
+		rc = ks_destroy_versions(ks, l, 0, nversions);
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+int
+keystore_versions(struct keystore *ks, const char *id,
+		  void (*cb)(void *arg, const struct keystore_version *v), void *arg)
+{
+	struct ks_level *l;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	if ((l = ks_find(ks, id)) != NULL) {
+		for (size_t i = 0; i < l->nv; i++) {
+			struct keystore_version v = {
+				.version = l->v[i].version,
+				.state = l->v[i].state,
+				.created = l->v[i].created,
+				.changed = l->v[i].changed,
+			};
+
+			cb(arg, &v);
+		}
+		rc = 0;
+	}
 	pthread_rwlock_unlock(&ks->lock);
 	return rc;
 }

@@ -54,6 +54,31 @@ struct keystore;
 int keystore_open(struct keystore **out, const char *dir, const char *root_key_path, bool create,
 		  char *why, size_t whylen) __attribute__((warn_unused_result));
 
+/*
+ * keystore_read_root(path, create, key, why, whylen): read the 32-byte root
+ * key file (which must be ours and 0600); with create, make a missing one
+ * from the OS CSPRNG.  Run before dropping privileges, so that the root key
+ * file can stay unreadable to the server's unprivileged user.
+ */
+int keystore_read_root(const char *path, bool create, uint8_t key[KEYSTORE_KEY_LEN], char *why,
+		       size_t whylen) __attribute__((warn_unused_result));
+
+/*
+ * keystore_passphrase_root(dir, pass, passlen, logn, create, key, why,
+ * whylen): derive the root key from a passphrase with scrypt (memory-hard;
+ * N = 2^logn, r = 8, p = 1: 2^17 needs 128 MiB and about half a second).
+ * The salt and parameters are in dir/root.scrypt, made on first use with
+ * create (logn is used only then).  A wrong passphrase shows as CS_EAUTH
+ * from keystore_open_root().
+ */
+int keystore_passphrase_root(const char *dir, const char *pass, size_t passlen, unsigned logn,
+			     bool create, uint8_t key[KEYSTORE_KEY_LEN], char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+
+/* keystore_open_root(): keystore_open() with the root key itself. */
+int keystore_open_root(struct keystore **out, const char *dir, const uint8_t root[KEYSTORE_KEY_LEN],
+		       bool create, char *why, size_t whylen) __attribute__((warn_unused_result));
+
 /* keystore_close(ks): wipe every key and release ks; NULL is a no-op. */
 void keystore_close(struct keystore *ks);
 
@@ -62,6 +87,54 @@ void keystore_close(struct keystore *ks);
  * KEK version 1 active, durably.  CS_EEXIST if it exists.
  */
 int keystore_level_add(struct keystore *ks, const char *id) __attribute__((warn_unused_result));
+
+/*
+ * keystore_rotate(ks, id, version): a new random KEK version becomes active;
+ * the previously active one becomes decrypt-only.  Also revives a shredded
+ * level (every version destroyed) with a fresh key.  CS_ENOENT if no level.
+ */
+int keystore_rotate(struct keystore *ks, const char *id, uint32_t *version)
+	__attribute__((warn_unused_result));
+
+/*
+ * keystore_destroy(ks, id, version): destroy one decrypt-only version:
+ * durably mark it destroyed, overwrite its key file with random bytes,
+ * fsync, unlink, and wipe the key from memory.  CS_EPERM for the active
+ * version, CS_ENOENT if there is no such live version.  The caller makes
+ * sure no object still needs it (rewrap first).
+ */
+int keystore_destroy(struct keystore *ks, const char *id, uint32_t version)
+	__attribute__((warn_unused_result));
+
+/*
+ * keystore_shred(ks, id, nversions): cryptographic erase of a level: every
+ * version destroyed as in keystore_destroy(); the .meta file remains as the
+ * tombstone (ids, versions, times).  *nversions counts the versions
+ * destroyed now.  When it returns, no key of the level is in this process's
+ * memory or in a file of the keystore.  CS_ENOENT if no level; CS_EIO if a
+ * key file could not be scrubbed (the destruction stands; the next open
+ * retries the scrub).
+ */
+int keystore_shred(struct keystore *ks, const char *id, unsigned *nversions)
+	__attribute__((warn_unused_result));
+
+/* What keystore_versions() reports of each version, oldest first. */
+struct keystore_version {
+	uint32_t version;
+	int state;                 /* enum keystore_state */
+	uint64_t created, changed; /* seconds since the epoch */
+};
+
+/* keystore_versions(ks, id, cb, arg): CS_ENOENT if there is no such level. */
+int keystore_versions(struct keystore *ks, const char *id,
+		      void (*cb)(void *arg, const struct keystore_version *v), void *arg);
+
+/*
+ * keystore_derive(ks, info, key): a 32-byte key for a purpose named by info
+ * (e.g. the audit log's chain key), derived from the root key with HKDF.
+ */
+int keystore_derive(struct keystore *ks, const char *info, uint8_t key[KEYSTORE_KEY_LEN])
+	__attribute__((warn_unused_result));
 
 /* keystore_level_exists(ks, id): true if the level has an active KEK. */
 bool keystore_level_exists(struct keystore *ks, const char *id);

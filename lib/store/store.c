@@ -124,6 +124,16 @@ store_delete(struct store *s, const char *space, const char *key)
 }
 
 int
+store_rewrite(struct store *s, const char *space, const char *key, uint64_t off,
+	      const uint8_t *data, size_t n, uint64_t coff, const uint8_t *check, size_t clen)
+{
+	if (!store_name_ok(space) || !store_name_ok(key) || n == 0 || n > STORE_REWRITE_MAX ||
+	    clen > STORE_CHECK_MAX || data == NULL || (clen > 0 && check == NULL))
+		return CS_EINVAL;
+	return s->ops->rewrite(s, space, key, off, data, n, coff, check, clen);
+}
+
+int
 store_rename(struct store *s, const char *space, const char *from, const char *to)
 {
 	if (!store_name_ok(space) || !store_name_ok(from) || !store_name_ok(to))

@@ -20,6 +20,7 @@
 #define CS_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -111,6 +112,22 @@ int store_delete(struct store *s, const char *space, const char *key)
 /* store_rename(s, space, from, to): atomically move an object to another key
  * of the same space, replacing any object there. */
 int store_rename(struct store *s, const char *space, const char *from, const char *to)
+	__attribute__((warn_unused_result));
+
+#define STORE_REWRITE_MAX 65536 /* bytes store_rewrite() changes at most */
+#define STORE_CHECK_MAX   64
+
+/*
+ * store_rewrite(s, space, key, off, data, n, coff, check, clen): overwrite n
+ * (<= STORE_REWRITE_MAX) bytes at off of a committed object in place, but
+ * only if its bytes at coff are still check (clen <= STORE_CHECK_MAX): an
+ * object replaced meanwhile is left alone (CS_EEXIST).  Crash-safe: after a
+ * crash the object holds either the old bytes or the new ones, never a mix
+ * (a redo journal, replayed at open).  For re-sealing a header under a new
+ * key version without copying the object.  CS_ENOENT if there is no object.
+ */
+int store_rewrite(struct store *s, const char *space, const char *key, uint64_t off,
+		  const uint8_t *data, size_t n, uint64_t coff, const uint8_t *check, size_t clen)
 	__attribute__((warn_unused_result));
 
 #endif /* CS_STORE_H */

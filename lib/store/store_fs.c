@@ -22,9 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #define TMP_PREFIX ".tmp-"
+#define RWJ_PREFIX ".rwj-" /* redo journal of an in-place rewrite */
+#define RWJ_MAGIC  "CSRJ"
+#define RWJ_FIXED  (4 + 8 + 4 + 4 + 4)
 
 struct fs_store {
 	struct store base;
@@ -83,6 +87,7 @@ fs_sweep(int dir, bool purge)
 			close(fd);
 		return CS_EIO;
 	}
+	rewinddir(d); /* a dup shares the offset with dir */
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -92,6 +97,148 @@ fs_sweep(int dir, bool purge)
 			rc = CS_EIO;
 	}
 	closedir(d);
+	return rc;
+}
+
+/* ---- in-place rewrites ----------------------------------------------------
+ *
+ * store_rewrite() changes a few bytes of a committed object in place (a
+ * header re-sealed under a new key version).  A torn pwrite must never be
+ * visible, so the change goes first to a redo journal <space>/.rwj-<key>
+ * (fixed fields, the check bytes, the data and a SHA-256 over all of it),
+ * made durable with the directory; then the object is written and synced
+ * and the journal removed.  At open, a complete journal is applied again
+ * (idempotent) if the object still holds the check bytes, and a torn one
+ * (its SHA-256 fails: the object was not touched yet) is dropped.
+ */
+
+static void
+put_be(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* fs_apply: if the object at fd holds check at coff, write data at off and sync. */
+static int
+fs_apply(struct fs_store *s, int fd, uint64_t off, const uint8_t *data, size_t n, uint64_t coff,
+	 const uint8_t *check, size_t clen)
+{
+	uint8_t cur[STORE_CHECK_MAX];
+
+	if (pread(fd, cur, clen, (off_t)coff) != (ssize_t)clen || memcmp(cur, check, clen) != 0)
+		return CS_EEXIST;
+	if (pwrite(fd, data, n, (off_t)off) != (ssize_t)n)
+		return CS_EIO;
+	if (s->sync != STORE_SYNC_NONE && fdatasync(fd) != 0)
+		return CS_EIO;
+	return 0;
+}
+
+/* fs_replay: apply or drop the redo journals left in a space. */
+static void
+fs_replay(struct fs_store *s, int sp)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(sp);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d); /* a dup shares the offset with sp */
+	while ((de = readdir(d)) != NULL) {
+		uint8_t b[RWJ_FIXED + STORE_CHECK_MAX + STORE_REWRITE_MAX + 32], h[32];
+		const char *key = de->d_name + strlen(RWJ_PREFIX);
+		ssize_t len = -1;
+		int jf, of;
+
+		if (strncmp(de->d_name, RWJ_PREFIX, strlen(RWJ_PREFIX)) != 0)
+			continue;
+		if ((jf = openat(sp, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			len = read(jf, b, sizeof(b));
+			close(jf);
+		}
+		if (len >= RWJ_FIXED + 32 && memcmp(b, RWJ_MAGIC, 4) == 0 &&
+		    EVP_Digest(b, (size_t)len - 32, h, NULL, EVP_sha256(), NULL) == 1 &&
+		    memcmp(h, b + len - 32, 32) == 0) {
+			uint64_t off = get_be(b + 4, 8), n = get_be(b + 12, 4);
+			uint64_t coff = get_be(b + 16, 4), clen = get_be(b + 20, 4);
+
+			if (n <= STORE_REWRITE_MAX && clen <= STORE_CHECK_MAX &&
+			    (size_t)len == RWJ_FIXED + clen + n + 32 && store_name_ok(key) &&
+			    (of = openat(sp, key, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+				(void)fs_apply(s, of, off, b + RWJ_FIXED + clen, n, coff,
+					       b + RWJ_FIXED, clen);
+				close(of);
+			}
+		}
+		(void)unlinkat(sp, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static int
+fs_rewrite(struct store *base, const char *space, const char *key, uint64_t off,
+	   const uint8_t *data, size_t n, uint64_t coff, const uint8_t *check, size_t clen)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	uint8_t *j = NULL;
+	size_t jl = RWJ_FIXED + clen + n + 32;
+	char jname[STORE_NAME_MAX + 8];
+	int sp = fs_space(s, space), of = -1, jf = -1, rc;
+
+	if (sp < 0)
+		return fs_err();
+	snprintf(jname, sizeof(jname), "%s%s", RWJ_PREFIX, key);
+	if ((of = openat(sp, key, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		rc = fs_err();
+		goto out;
+	}
+	rc = CS_ENOMEM;
+	if ((j = malloc(jl)) == NULL)
+		goto out;
+	memcpy(j, RWJ_MAGIC, 4);
+	put_be(j + 4, off, 8);
+	put_be(j + 12, n, 4);
+	put_be(j + 16, coff, 4);
+	put_be(j + 20, clen, 4);
+	memcpy(j + RWJ_FIXED, check, clen);
+	memcpy(j + RWJ_FIXED + clen, data, n);
+	rc = CS_ECRYPTO;
+	if (EVP_Digest(j, jl - 32, j + jl - 32, NULL, EVP_sha256(), NULL) != 1)
+		goto out;
+	rc = CS_EIO;
+	jf = openat(sp, jname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (jf < 0 || write(jf, j, jl) != (ssize_t)jl ||
+	    (s->sync != STORE_SYNC_NONE && fdatasync(jf) != 0) || fs_dirsync(s, sp) != 0)
+		goto drop;
+	rc = fs_apply(s, of, off, data, n, coff, check, clen);
+	/* Applied or not (the object changed), the journal has done its job;
+	 * on an I/O error it stays, for the next open to apply. */
+	if (rc == CS_EIO)
+		goto out;
+drop:
+	(void)unlinkat(sp, jname, 0);
+out:
+	if (jf >= 0)
+		close(jf);
+	if (of >= 0)
+		close(of);
+	close(sp);
+	free(j);
 	return rc;
 }
 
@@ -122,6 +269,7 @@ store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 			if (!store_name_ok(de->d_name))
 				continue;
 			if ((sp = fs_space(s, de->d_name)) >= 0) {
+				fs_replay(s, sp);
 				(void)fs_sweep(sp, false);
 				close(sp);
 			}
@@ -452,4 +600,5 @@ static const struct store_ops fs_ops = {
 	.rd_close = fs_rd_close,
 	.del = fs_del,
 	.rename = fs_rename,
+	.rewrite = fs_rewrite,
 };

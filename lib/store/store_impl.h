@@ -24,6 +24,9 @@ struct store_ops {
 	void (*rd_close)(struct store_rd *r);
 	int (*del)(struct store *s, const char *space, const char *key);
 	int (*rename)(struct store *s, const char *space, const char *from, const char *to);
+	int (*rewrite)(struct store *s, const char *space, const char *key, uint64_t off,
+		       const uint8_t *data, size_t n, uint64_t coff, const uint8_t *check,
+		       size_t clen);
 };
 
 /* Every backend's store, store_wr and store_rd begin with these. */

@@ -529,6 +529,54 @@ test_destroyed_kek_fails_and_is_named(void **state)
 }
 
 static void
+test_rewrap_and_dek_span(void **state)
+{
+	struct format_kek k2 = {"s2", 2, kek_s2_v2}, bad = {"s3", 2, kek_s2_v2};
+	size_t len = 100000, hlen, nh, off, n;
+	uint8_t *plain = make_plain(len);
+	struct format_obj *o;
+	const uint8_t *h;
+	struct mem m = {0};
+	struct acc a = {0};
+
+	(void)state;
+	write_obj(&m, plain, len, NULL, 0, engines[0], "meta");
+	assert_int_equal(format_header_len(m.b, m.n, &hlen), 0);
+	assert_int_equal(open_obj(&o, &m, NULL, NULL, engines[0]), 0);
+	assert_int_equal(format_rewrap(o, &bad), CS_EINVAL);
+	assert_int_equal(format_rewrap(o, &k2), 0);
+	assert_int_equal(format_kek_version(o), 2);
+	h = format_header(o, &nh);
+	assert_int_equal(nh, hlen);
+	assert_memory_not_equal(h, m.b, hlen);
+	memcpy(m.b, h, hlen); /* the header rewritten in place */
+	format_free(o);
+	assert_int_equal(read_all(&m, &a, engines[1]), 0);
+	assert_int_equal(a.n, len);
+	assert_memory_equal(a.b, plain, len);
+	{
+		char id[8];
+		uint32_t v = 0;
+
+		assert_int_equal(format_peek_kek(m.b, hlen, id, sizeof(id), &v), 0);
+		assert_int_equal(v, 2);
+	}
+	/* The old version's key no longer opens it. */
+	assert_int_equal(open_obj(&o, &m, NULL, (void *)(uintptr_t)kek_s2, engines[0]), CS_EAUTH);
+	/* Destroying the sealed DEK in place makes the object unreadable. */
+	assert_int_equal(format_dek_span(m.b, hlen, &off, &n), 0);
+	assert_int_equal(n, 40);
+	assert_true(off > 44 && off + n < hlen);
+	assert_int_equal(format_dek_span(m.b, hlen - 1, &off, &n), CS_EAUTH);
+	for (size_t i = 0; i < n; i++)
+		m.b[off + i] ^= 0x5a;
+	assert_int_equal(read_all(&m, &a, engines[0]), CS_EAUTH);
+	free(a.b);
+	free(m.b);
+	free(plain);
+}
+
+static void
 test_trailer_digest(void **state)
 {
 	struct format_params p = {.label = "s2", .bucket = "b", .kek = {"s2", 1, kek_s2}};
@@ -637,6 +685,7 @@ main(void)
 		cmocka_unit_test(test_reorder_duplicate_drop_splice),
 		cmocka_unit_test(test_wrong_key_label_bucket),
 		cmocka_unit_test(test_destroyed_kek_fails_and_is_named),
+		cmocka_unit_test(test_rewrap_and_dek_span),
 		cmocka_unit_test(test_trailer_digest),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_garbage_headers),

@@ -7,6 +7,9 @@
 #include "util/err.h"
 
 #include <dirent.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <string.h>
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -225,6 +228,76 @@ test_modes(void **state)
 	store_close(s);
 }
 
+/* write_journal: a redo journal as store_fs documents it; torn drops its end. */
+static void
+write_journal(const char *path, uint64_t off, const char *data, const char *check, bool torn)
+{
+	uint8_t b[256];
+	size_t n = strlen(data), c = strlen(check), l = 24 + c + n;
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	memcpy(b, "CSRJ", 4);
+	for (int i = 0; i < 8; i++)
+		b[4 + i] = (uint8_t)(off >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++) {
+		b[12 + i] = (uint8_t)(n >> (24 - 8 * i));
+		b[16 + i] = 0; /* coff = 0 */
+		b[20 + i] = (uint8_t)(c >> (24 - 8 * i));
+	}
+	memcpy(b + 24, check, c);
+	memcpy(b + 24 + c, data, n);
+	assert_int_equal(EVP_Digest(b, l, b + l, NULL, EVP_sha256(), NULL), 1);
+	assert_int_equal(fwrite(b, 1, torn ? l + 31 : l + 32, f), torn ? l + 31 : l + 32);
+	fclose(f);
+}
+
+static void
+test_rewrite_in_place(void **state)
+{
+	struct store *s;
+	char dir[128], j[256];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/rw", root);
+	assert_int_equal(store_fs_open(&s, dir, STORE_SYNC_FULL), 0);
+	assert_int_equal(store_space_create(s, "sp"), 0);
+	put(s, "sp", "obj", "ID01-header-v1-chunks");
+	assert_int_equal(store_rewrite(s, "sp", "obj", 5, (const uint8_t *)"HEADER-V2", 9, 0,
+				       (const uint8_t *)"ID01", 4),
+			 0);
+	expect(s, "sp", "obj", "ID01-HEADER-V2-chunks");
+	/* The object was replaced meanwhile (another id): left alone. */
+	assert_int_equal(store_rewrite(s, "sp", "obj", 5, (const uint8_t *)"XXXXXXXXX", 9, 0,
+				       (const uint8_t *)"ID02", 4),
+			 CS_EEXIST);
+	expect(s, "sp", "obj", "ID01-HEADER-V2-chunks");
+	assert_int_equal(store_rewrite(s, "sp", "none", 0, (const uint8_t *)"x", 1, 0, NULL, 0),
+			 CS_ENOENT);
+	assert_int_equal(store_rewrite(s, "sp", "obj", 0, (const uint8_t *)"x", 0, 0, NULL, 0),
+			 CS_EINVAL);
+	assert_int_equal(count_files(dir), 1); /* no journal left: only the space */
+	store_close(s);
+	/* A crash after the journal was made durable: the next open applies it... */
+	snprintf(j, sizeof(j), "%s/sp/.rwj-obj", dir);
+	write_journal(j, 5, "header-v3", "ID01", false);
+	assert_int_equal(store_fs_open(&s, dir, STORE_SYNC_FULL), 0);
+	expect(s, "sp", "obj", "ID01-header-v3-chunks");
+	assert_int_equal(access(j, F_OK), -1);
+	store_close(s);
+	/* ...a torn journal (the object was never touched) is dropped... */
+	write_journal(j, 5, "HEADER-V4", "ID01", true);
+	assert_int_equal(store_fs_open(&s, dir, STORE_SYNC_FULL), 0);
+	expect(s, "sp", "obj", "ID01-header-v3-chunks");
+	assert_int_equal(access(j, F_OK), -1);
+	store_close(s);
+	/* ...and so is one for an object that has been replaced since. */
+	write_journal(j, 5, "HEADER-V5", "ID09", false);
+	assert_int_equal(store_fs_open(&s, dir, STORE_SYNC_FULL), 0);
+	expect(s, "sp", "obj", "ID01-header-v3-chunks");
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -234,6 +307,7 @@ main(void)
 		cmocka_unit_test(test_out_of_order_writes),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_rewrite_in_place),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
