@@ -18,6 +18,15 @@ extern const struct cli_verb cmd_mb;
 extern const struct cli_verb cmd_rb;
 
 /*
+ * cmd_admin takes its words unparsed: the server owns the admin verbs and
+ * their options.  cryptstore.c hands it every word after "admin" as an
+ * operand in a->pos (no a->opts), and the common options given before the
+ * verb in a->common (only --quiet counts).  It needs no libcurl and sets
+ * its own signal handling: SIGINT and SIGTERM exit 130 at once.
+ */
+extern const struct cli_verb cmd_admin;
+
+/*
  * cmd_cp_copy(v, a, srcs, nsrc, dst, x): copy each source to dst; each is
  * a local path, "-" or an s3:// address, and a local source needs an s3://
  * dst.  With several sources dst is a directory or a prefix ending in '/'.

@@ -7,6 +7,8 @@
  * Verbs are dispatched through the table below, one file per verb
  * (cmd_put.c ...); each takes --help.  Requests are signed with the
  * library's own SigV4 code, the very code the server verifies with.
+ * "admin" is the odd one: it speaks to the server's admin socket, not
+ * S3, and takes its words unparsed, because the server owns those verbs.
  *
  * Exit codes:
  *   0    success
@@ -22,8 +24,13 @@
  *        SignatureDoesNotMatch, InvalidAccessKeyId, RequestTimeTooSkewed,
  *        ...), or no usable credentials
  *   130  interrupted by SIGINT or SIGTERM (an open multipart upload is aborted)
+ *
+ * "admin" passes through the exit code the server chose for a failed verb
+ * (1..125); its own failures use the codes above.
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -31,7 +38,7 @@
 #include "version.h"
 
 static const struct cli_verb *const verbs[] = {
-	&cmd_put, &cmd_get, &cmd_cp, &cmd_ls, &cmd_rm, &cmd_stat, &cmd_mb, &cmd_rb,
+	&cmd_put, &cmd_get, &cmd_cp, &cmd_ls, &cmd_rm, &cmd_stat, &cmd_mb, &cmd_rb, &cmd_admin,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -46,7 +53,8 @@ static const char exit_codes_help[] =
 	"  4    network error (cannot connect, connection broken)\n"
 	"  5    authentication or authorisation error (AccessDenied,\n"
 	"       SignatureDoesNotMatch, InvalidAccessKeyId, ...), or no credentials\n"
-	"  130  interrupted\n";
+	"  130  interrupted\n"
+	"admin passes through the server's exit code for a failed verb (1..125).\n";
 
 static void
 main_help(void)
@@ -72,6 +80,30 @@ main_help(void)
 	       "endpoint_url, http://127.0.0.1:9000.  AWS_CA_BUNDLE: CA file for https.\n"
 	       "\n%s",
 	       cli_common_help(), exit_codes_help);
+}
+
+/*
+ * verb_raw(v): v parses its own words; it gets them all, unparsed, as
+ * operands.  Only admin, whose words (options included) are the server's.
+ */
+static bool
+verb_raw(const struct cli_verb *v)
+{
+	return v == &cmd_admin;
+}
+
+/* raw_run(v, argc, argv, a): run a raw verb on argv[0..argc-1]. */
+static int
+raw_run(const struct cli_verb *v, int argc, char **argv, struct cli_args *a)
+{
+	a->pos = calloc((size_t)argc + 1, sizeof(a->pos[0]));
+	if (a->pos == NULL) {
+		fprintf(stderr, "cryptstore: out of memory\n");
+		return CLI_EXIT_LOCAL;
+	}
+	for (int i = 0; i < argc; i++)
+		a->pos[a->npos++] = argv[i];
+	return v->run(v, a);
 }
 
 static const struct cli_verb *
@@ -103,8 +135,8 @@ main(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (argc < 2)
-		return cli_usage(NULL,
-				 "expected a verb (put, get, cp, ls, rm, stat, mb, rb, help)");
+		return cli_usage(
+			NULL, "expected a verb (put, get, cp, ls, rm, stat, mb, rb, admin, help)");
 	if (strcmp(argv[1], "help") == 0) {
 		if (argc == 2) {
 			main_help();
@@ -112,11 +144,22 @@ main(int argc, char **argv)
 		}
 		if ((v = verb_find(argv[2])) == NULL)
 			return cli_usage(NULL, "no verb '%s'", argv[2]);
+		if (verb_raw(v)) {
+			static char help_word[] = "--help";
+			char *words[] = {help_word};
+
+			rc = raw_run(v, 1, words, &a);
+			goto out;
+		}
 		cli_help(v);
 		return CLI_EXIT_OK;
 	}
 	if ((v = verb_find(argv[1])) == NULL)
 		return cli_usage(NULL, "no verb '%s'", argv[1]);
+	if (verb_raw(v)) {
+		rc = raw_run(v, argc - 2, argv + 2, &a);
+		goto out;
+	}
 
 	if ((rc = cli_parse(v, argc - 1, argv + 1, &a)) != 0)
 		goto out;
