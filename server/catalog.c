@@ -601,6 +601,23 @@ catalog_object_count(struct catalog *c, const char *bucket)
 	return n;
 }
 
+uint64_t
+catalog_bucket_usage(struct catalog *c, const char *bucket, uint64_t *bytes)
+{
+	struct bucket *b;
+	uint64_t n = 0, sum = 0;
+
+	pthread_rwlock_rdlock(&c->lock);
+	if ((b = find_bucket(c, bucket)) != NULL) {
+		n = b->n;
+		for (size_t i = 0; i < b->n; i++)
+			sum += b->e[i].size;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	*bytes = sum;
+	return n;
+}
+
 int
 catalog_list(struct catalog *c, const char *bucket, const char *prefix, const char *delimiter,
 	     const char *after, unsigned max,

@@ -126,4 +126,8 @@ void catalog_unlock_key(struct catalog *c, const char *okey);
 /* catalog_object_count(c, bucket): objects in the index of bucket. */
 uint64_t catalog_object_count(struct catalog *c, const char *bucket);
 
+/* catalog_bucket_usage(c, bucket, bytes): objects in the index of bucket,
+ * and their plaintext bytes in *bytes. */
+uint64_t catalog_bucket_usage(struct catalog *c, const char *bucket, uint64_t *bytes);
+
 #endif /* CS_CATALOG_H */

@@ -41,6 +41,12 @@ static const struct key keys[] = {
 	S(data_dir, "directory of the encrypted object store"),
 	S(keys_dir, "keystore directory (0700; keep it off the data disk)"),
 	S(root_key, "root key file (0600) sealing the keystore"),
+	S(root_passphrase, "derive the root key from a passphrase instead: 'tty' or 'fd:N'"),
+	U(scrypt_logn, "passphrase KDF cost on first start: scrypt N = 2^this (17: 128 MiB)"),
+	S(admin_socket, "Unix control socket for `cryptstore admin` (0600)"),
+	S(audit_dir, "directory of the tamper-evident audit log"),
+	L(audit_rotate, "rotate the audit log when it reaches this many bytes"),
+	S(user, "drop privileges to this user after start-up (when started as root)"),
 	S(region, "region name clients sign for"),
 	S(suite, "suite for new objects: aes-256-cbc-hmac-sha256 or aes-256-gcm"),
 	S(engine, "crypto engine: auto, evp or ipsec-mb"),
@@ -68,6 +74,10 @@ config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/cryptstore/data");
 	snprintf(c->keys_dir, sizeof(c->keys_dir), "/etc/cryptstore/keys");
 	snprintf(c->root_key, sizeof(c->root_key), "/etc/cryptstore/root.key");
+	snprintf(c->admin_socket, sizeof(c->admin_socket), "/run/cryptstore/admin.sock");
+	snprintf(c->audit_dir, sizeof(c->audit_dir), "/var/log/cryptstore");
+	c->audit_rotate = 16u << 20;
+	c->scrypt_logn = 17;
 	snprintf(c->region, sizeof(c->region), "us-east-1");
 	snprintf(c->suite, sizeof(c->suite), "aes-256-cbc-hmac-sha256");
 	snprintf(c->engine, sizeof(c->engine), "auto");

@@ -2,8 +2,7 @@
  * config: cryptstored's settings, from built-in defaults, then a config file
  * (`key = value` lines, '#' comments), then command-line flags, each later
  * source overriding the earlier.  Every key is also a flag: `--key value`.
- * docs/CONFIG.md lists them; `cryptstored --help` prints them with their
- * defaults.
+ * `cryptstored --help` prints them with their defaults.
  */
 #ifndef CS_CONFIG_H
 #define CS_CONFIG_H
@@ -18,6 +17,12 @@ struct config {
 	char data_dir[512];
 	char keys_dir[512];
 	char root_key[512];
+	char root_passphrase[32]; /* "", "tty" or "fd:N" */
+	unsigned scrypt_logn;
+	char admin_socket[108]; /* sun_path */
+	char audit_dir[512];
+	uint64_t audit_rotate;
+	char user[64]; /* drop privileges to this user */
 	char region[64];
 	char suite[32];  /* aes-256-cbc-hmac-sha256 | aes-256-gcm */
 	char engine[16]; /* auto | evp | ipsec-mb */

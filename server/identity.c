@@ -378,3 +378,58 @@ identity_keys(struct identity *id,
 			cb(arg, id->k[i].akid, id->k[i].user, id->k[i].level_text);
 	pthread_rwlock_unlock(&id->lock);
 }
+
+void
+identity_users(struct identity *id, void (*cb)(void *arg, const struct ident_user *u), void *arg)
+{
+	pthread_rwlock_rdlock(&id->lock);
+	for (size_t i = 0; i < id->nu; i++) {
+		struct ident_user u;
+
+		memset(&u, 0, sizeof(u));
+		snprintf(u.name, sizeof(u.name), "%s", id->u[i].name);
+		memcpy(u.clearance, id->u[i].clearance_text, sizeof(u.clearance));
+		u.admin = id->u[i].admin;
+		u.disabled = id->u[i].disabled;
+		for (size_t j = 0; j < id->nk; j++)
+			if (!id->k[j].revoked && strcmp(id->k[j].user, u.name) == 0)
+				u.nkeys++;
+		cb(arg, &u);
+	}
+	pthread_rwlock_unlock(&id->lock);
+}
+
+int
+identity_user_disable(struct identity *id, const char *name)
+{
+	struct user *u;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_wrlock(&id->lock);
+	if ((u = find_user(id, name)) != NULL) {
+		rc = 0;
+		if (!u->disabled) {
+			u->disabled = true;
+			if ((rc = identity_save(id)) != 0)
+				u->disabled = false;
+		}
+	}
+	pthread_rwlock_unlock(&id->lock);
+	return rc;
+}
+
+int
+identity_key_revoke(struct identity *id, const char *akid)
+{
+	struct akey *k;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_wrlock(&id->lock);
+	if ((k = find_key(id, akid)) != NULL && !k->revoked) {
+		k->revoked = true;
+		if ((rc = identity_save(id)) != 0)
+			k->revoked = false;
+	}
+	pthread_rwlock_unlock(&id->lock);
+	return rc;
+}

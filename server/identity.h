@@ -80,4 +80,27 @@ void identity_keys(struct identity *id,
 		   void (*cb)(void *arg, const char *akid, const char *user, const char *level),
 		   void *arg);
 
+/* What identity_users() reports of a user. */
+struct ident_user {
+	char name[IDENTITY_NAME_MAX + 1];
+	char clearance[LABEL_RANGE_STR_MAX];
+	bool admin, disabled;
+	unsigned nkeys; /* active access keys */
+};
+
+/* identity_users(id, cb, arg): every user, in creation order. */
+void identity_users(struct identity *id, void (*cb)(void *arg, const struct ident_user *u),
+		    void *arg);
+
+/*
+ * identity_user_disable(id, name): the user's keys stop working at once (the
+ * next request fails its signature check); durable.  CS_ENOENT.
+ */
+int identity_user_disable(struct identity *id, const char *name)
+	__attribute__((warn_unused_result));
+
+/* identity_key_revoke(id, akid): durably revoke one access key; CS_ENOENT if
+ * there is no such active key. */
+int identity_key_revoke(struct identity *id, const char *akid) __attribute__((warn_unused_result));
+
 #endif /* CS_IDENTITY_H */

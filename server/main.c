@@ -1,12 +1,16 @@
 /*
  * cryptstored: the encrypted multi-level S3 object server.
  *
- * Start-up order: settings, secure memory and no core dumps, the crypto
- * self-test (the server refuses to start if it fails), keystore, store,
- * identities, catalogue, then the listening socket.  Each accepted
+ * Start-up order: settings, secure memory (locked while still privileged)
+ * and no core dumps, the crypto self-test (the server refuses to start if
+ * it fails), the root key (file or passphrase), the listening and control
+ * sockets; then, when started as root with `user`, privileges are dropped;
+ * then keystore, store, identities, catalogue and audit log.  Each accepted
  * connection is served by its own thread (conn.c) up to max_conns; beyond
  * that a client gets 503 SlowDown at once.
  */
+#include "admin.h"
+#include "audit/audit.h"
 #include "catalog.h"
 #include "config.h"
 #include "conn.h"
@@ -22,19 +26,25 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define VERSION      "0.1.0"
 #define THREAD_STACK (512u << 10)
+#define PASS_MAX     1024
 
 static volatile sig_atomic_t stopping;
 
@@ -55,6 +65,126 @@ usage(FILE *f)
 	config_usage(f);
 	fprintf(f, "\nExit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 if it cannot "
 		   "start,\n2 for bad usage, 3 if the crypto self-test fails.\n");
+}
+
+/* ---- the root key and privileges ------------------------------------------ */
+
+/* read_passphrase: from the terminal (echo off) or a file descriptor. */
+static int
+read_passphrase(const char *how, char *buf, size_t size, size_t *len)
+{
+	struct termios t0, t1;
+	bool tty = strcmp(how, "tty") == 0;
+	int fd = -1;
+	size_t n = 0;
+
+	if (tty) {
+		if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
+			log_error("root-passphrase tty: no terminal: %s", strerror(errno));
+			return -1;
+		}
+		if (write(fd, "cryptstored root passphrase: ", 29) != 29 || tcgetattr(fd, &t0) != 0)
+			goto fail;
+		t1 = t0;
+		t1.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(fd, TCSAFLUSH, &t1);
+	} else if (strncmp(how, "fd:", 3) == 0) {
+		char *end;
+		long v = strtol(how + 3, &end, 10);
+
+		if (*end != '\0' || v < 0 || v > 65535) {
+			log_error("root-passphrase: '%s' is neither 'tty' nor 'fd:N'", how);
+			return -1;
+		}
+		fd = (int)v;
+	} else {
+		log_error("root-passphrase: '%s' is neither 'tty' nor 'fd:N'", how);
+		return -1;
+	}
+	while (n < size - 1) {
+		ssize_t k = read(fd, buf + n, 1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || buf[n] == '\n')
+			break;
+		n++;
+	}
+	if (tty) {
+		(void)tcsetattr(fd, TCSAFLUSH, &t0);
+		if (write(fd, "\n", 1) != 1) {
+			/* cosmetic */
+		}
+		close(fd);
+	} else {
+		close(fd);
+	}
+	*len = n;
+	if (n == size - 1) {
+		log_error("root passphrase: longer than %zu bytes", size - 2);
+		return -1;
+	}
+	if (n == 0) {
+		log_error("root passphrase: empty");
+		return -1;
+	}
+	return 0;
+fail:
+	close(fd);
+	log_error("root-passphrase tty: %s", strerror(errno));
+	return -1;
+}
+
+/* own_dir: make dir (0700) for the unprivileged user, or check it is theirs. */
+static int
+own_dir(const char *dir, const struct passwd *pw)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) == 0) {
+		if (chown(dir, pw->pw_uid, pw->pw_gid) != 0) {
+			log_error("cannot chown %s to %s: %s", dir, pw->pw_name, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != EEXIST || lstat(dir, &st) != 0) {
+		log_error("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != pw->pw_uid) {
+		log_error(
+			"%s belongs to uid %u, but the server runs as %s (uid %u) after start-up; "
+			"fix: chown -R %s: '%s'",
+			dir, (unsigned)st.st_uid, pw->pw_name, (unsigned)pw->pw_uid, pw->pw_name,
+			dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * drop_privileges: become pw for good (groups, gid, uid), with
+ * no-new-privileges, and check that root cannot be regained.
+ */
+static int
+drop_privileges(const struct passwd *pw)
+{
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_error("cannot drop privileges to %s: %s", pw->pw_name, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_error("privileges were not dropped: setuid(0) still works");
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		log_warn("cannot set no-new-privileges: %s", strerror(errno));
+	if (secmem_no_core_dumps() != 0)
+		log_warn("cannot disable core dumps: %s", strerror(errno));
+	log_info("dropped privileges to %s (uid %u, gid %u)", pw->pw_name, (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_gid);
+	return 0;
 }
 
 struct conn_arg {
@@ -188,7 +318,13 @@ first_start(struct server *srv)
 			return -1;
 		}
 		if (!keystore_level_exists(srv->ks, canon)) {
-			if ((rc = keystore_level_add(srv->ks, canon)) != 0) {
+			/* CS_EEXIST: a shredded level keeps its tombstone; it is
+			 * revived only by an explicit `key rotate`. */
+			if ((rc = keystore_level_add(srv->ks, canon)) == CS_EEXIST) {
+				log_info("level %s was shredded; it stays so", canon);
+				continue;
+			}
+			if (rc != 0) {
 				log_error("cannot create the key of level %s: %s", canon,
 					  err_str(rc));
 				return -1;
@@ -289,7 +425,11 @@ main(int argc, char **argv)
 	struct engine *e = NULL;
 	pthread_attr_t attr;
 	uint64_t unreadable = 0;
-	int lfd, rc, status = 1;
+	uint8_t *root = NULL;
+	char *pass = NULL;
+	size_t passlen = 0;
+	struct passwd *pw = NULL;
+	int lfd = -1, afd = -1, rc, status = 1;
 
 	config_defaults(&srv.cfg);
 	for (int i = 1; i < argc; i++) {
@@ -367,9 +507,69 @@ main(int argc, char **argv)
 	}
 	http_limits_init(&srv.limits);
 	srv.limits.max_body = srv.cfg.max_object + (srv.cfg.max_object >> 3) + (1u << 20);
-	if (keystore_open(&srv.ks, srv.cfg.keys_dir, srv.cfg.root_key, true, why, sizeof(why)) !=
-	    0) {
-		log_error("keystore: %s", why);
+	srv.admin_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &srv.started);
+	srv.started_wall = time(NULL);
+
+	/* While still privileged: the root key, the sockets, the run-as user. */
+	if ((root = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
+	    (pass = secmem_alloc(PASS_MAX)) == NULL) {
+		log_error("out of secure memory");
+		goto out;
+	}
+	if (srv.cfg.root_passphrase[0] != '\0') {
+		if (read_passphrase(srv.cfg.root_passphrase, pass, PASS_MAX, &passlen) != 0)
+			goto out;
+	} else if (keystore_read_root(srv.cfg.root_key, true, root, why, sizeof(why)) != 0) {
+		log_error("root key: %s", why);
+		goto out;
+	}
+	if (srv.cfg.user[0] != '\0' && geteuid() == 0) {
+		if ((pw = getpwnam(srv.cfg.user)) == NULL) {
+			log_error("user '%s' does not exist (create it, e.g. useradd --system "
+				  "--no-create-home %s)",
+				  srv.cfg.user, srv.cfg.user);
+			goto out;
+		}
+		if (pw->pw_uid == 0) {
+			log_error("user '%s' is root: choose an unprivileged user", srv.cfg.user);
+			goto out;
+		}
+		if (own_dir(srv.cfg.data_dir, pw) != 0 || own_dir(srv.cfg.keys_dir, pw) != 0 ||
+		    own_dir(srv.cfg.audit_dir, pw) != 0)
+			goto out;
+	} else if (srv.cfg.user[0] != '\0') {
+		log_warn("user '%s': not started as root, so there are no privileges to drop",
+			 srv.cfg.user);
+	} else if (geteuid() == 0) {
+		log_warn("running as root: set `user` to an unprivileged account so that the "
+			 "network-facing process holds no root powers (fine for development)");
+	}
+	if ((lfd = listen_on(&srv)) < 0)
+		goto out;
+	if (srv.cfg.admin_socket[0] != '\0' &&
+	    (afd = admin_listen(&srv, pw ? pw->pw_uid : (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1, why,
+				sizeof(why))) < 0) {
+		log_error("admin socket: %s", why);
+		goto out;
+	}
+	if (pw != NULL && drop_privileges(pw) != 0)
+		goto out;
+
+	if (passlen > 0) {
+		if (keystore_passphrase_root(srv.cfg.keys_dir, pass, passlen, srv.cfg.scrypt_logn,
+					     true, root, why, sizeof(why)) != 0) {
+			log_error("root passphrase: %s", why);
+			goto out;
+		}
+		secmem_wipe(pass, PASS_MAX);
+	}
+	rc = keystore_open_root(&srv.ks, srv.cfg.keys_dir, root, true, why, sizeof(why));
+	secmem_free(root, KEYSTORE_KEY_LEN);
+	root = NULL;
+	if (rc != 0) {
+		log_error("keystore: %s%s", why,
+			  rc == CS_EAUTH && passlen > 0 ? " (wrong passphrase?)" : "");
 		goto out;
 	}
 	if ((rc = store_fs_open(&srv.st, srv.cfg.data_dir,
@@ -389,18 +589,51 @@ main(int argc, char **argv)
 		log_warn("%llu stored objects cannot be read (destroyed level keys or damage); "
 			 "they are not listed",
 			 (unsigned long long)unreadable);
+	{
+		uint8_t *ak = secmem_alloc(AUDIT_KEY_LEN);
+
+		rc = ak == NULL ? CS_ENOMEM
+				: keystore_derive(srv.ks, "cryptstore v1 audit chain", ak);
+		if (rc == 0)
+			rc = audit_open(&srv.audit, srv.cfg.audit_dir, ak, srv.cfg.audit_rotate,
+					srv.cfg.sync, why, sizeof(why));
+		secmem_free(ak, AUDIT_KEY_LEN);
+		if (rc != 0) {
+			log_error("audit log %s: %s", srv.cfg.audit_dir, why);
+			goto out;
+		}
+		if (audit_resume_warning(srv.audit) != NULL) {
+			log_error("AUDIT: the audit log's end is damaged: %s",
+				  audit_resume_warning(srv.audit));
+			/* Into the chain too, so the damage report is itself protected. */
+			AUDIT(&srv, "audit_damaged", "why", audit_resume_warning(srv.audit));
+		}
+	}
 	if (first_start(&srv) != 0)
 		goto out;
-	if ((lfd = listen_on(&srv)) < 0)
-		goto out;
-	log_info("cryptstored %s on %s:%u: suite %s, engine %s (%s), chunk %u, data %s, keys %s",
+	log_info("cryptstored %s on %s:%u: suite %s, engine %s (%s), chunk %u, data %s, keys %s, "
+		 "admin %s, audit %s",
 		 VERSION, srv.cfg.listen, srv.cfg.port, srv.suite->name, engine_name(e),
-		 engine_ipsecmb_arch(), srv.cfg.chunk_size, srv.cfg.data_dir, srv.cfg.keys_dir);
-	print_banner(&srv);
-	if (write_port_file(&srv) != 0) {
-		close(lfd);
-		goto out;
+		 engine_ipsecmb_arch(), srv.cfg.chunk_size, srv.cfg.data_dir, srv.cfg.keys_dir,
+		 afd >= 0 ? srv.cfg.admin_socket : "(none)", srv.cfg.audit_dir);
+	{
+		char port[16], pid[16];
+
+		snprintf(port, sizeof(port), "%u", srv.cfg.port);
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		AUDIT(&srv, "server_start", "version", VERSION, "port", port, "pid", pid, "uid",
+		      pw ? pw->pw_name : "unchanged");
 	}
+	if (afd >= 0) {
+		if (admin_start(&srv, afd) != 0) {
+			log_error("cannot start the admin thread");
+			goto out;
+		}
+		afd = -1;
+	}
+	print_banner(&srv);
+	if (write_port_file(&srv) != 0)
+		goto out;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
@@ -440,6 +673,8 @@ main(int argc, char **argv)
 	}
 	atomic_store(&srv.stopping, true);
 	close(lfd);
+	lfd = -1;
+	admin_stop(&srv);
 	log_info("shutting down: waiting for %u connection(s)", atomic_load(&srv.nconn));
 	for (int i = 0; i < 100 && atomic_load(&srv.nconn) > 0; i++)
 		usleep(50000);
@@ -447,10 +682,22 @@ main(int argc, char **argv)
 	if (atomic_load(&srv.nconn) > 0) {
 		/* Threads still serve slow clients: leave the shared state alone. */
 		log_warn("%u connection(s) still open at exit", atomic_load(&srv.nconn));
+		AUDIT(&srv, "server_stop", "open_connections", "some");
 		engine_free(e);
 		return 0;
 	}
+	AUDIT(&srv, "server_stop", "open_connections", "0");
 out:
+	if (lfd >= 0)
+		close(lfd);
+	if (afd >= 0) {
+		close(afd);
+		(void)unlink(srv.cfg.admin_socket);
+	}
+	admin_stop(&srv);
+	secmem_free(root, KEYSTORE_KEY_LEN);
+	secmem_free(pass, PASS_MAX);
+	audit_close(srv.audit);
 	catalog_close(srv.cat);
 	identity_close(srv.ids);
 	store_close(srv.st);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 struct objio_rd {
 	struct store_rd *rd;
@@ -110,33 +111,121 @@ err:
 	return rc;
 }
 
+/* objio_head: the header bytes of okey, unverified (malloc'ed). */
+static int
+objio_head(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey, uint8_t **hdr,
+	   size_t *hlen)
+{
+	uint8_t prefix[FORMAT_PREFIX_LEN];
+	struct store_rd *rd = NULL;
+	struct iovec iov = {prefix, sizeof(prefix)};
+	int rc;
+
+	*hdr = NULL;
+	if ((rc = store_get(x->st, b->space, okey, &rd)) != 0)
+		return rc;
+	rc = CS_EAUTH;
+	if (store_rd_read(rd, 0, &iov, 1) == (long)sizeof(prefix) &&
+	    format_header_len(prefix, sizeof(prefix), hlen) == 0 && *hlen <= store_rd_size(rd)) {
+		rc = CS_ENOMEM;
+		if ((*hdr = malloc(*hlen)) != NULL) {
+			iov.iov_base = *hdr;
+			iov.iov_len = *hlen;
+			rc = store_rd_read(rd, 0, &iov, 1) == (long)*hlen ? 0 : CS_EIO;
+		}
+	}
+	store_rd_close(rd);
+	if (rc != 0) {
+		free(*hdr);
+		*hdr = NULL;
+	}
+	return rc;
+}
+
+int
+objio_header_kek(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey, char *id,
+		 size_t idsz, uint32_t *version)
+{
+	uint8_t *hdr;
+	size_t hlen;
+	int rc;
+
+	if ((rc = objio_head(x, b, okey, &hdr, &hlen)) != 0)
+		return rc;
+	rc = format_peek_kek(hdr, hlen, id, idsz, version);
+	free(hdr);
+	return rc;
+}
+
 bool
 objio_key_destroyed(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey)
 {
-	uint8_t prefix[FORMAT_PREFIX_LEN], *hdr = NULL;
-	struct store_rd *rd = NULL;
-	struct iovec iov = {prefix, sizeof(prefix)};
-	char id[256];
+	char id[FORMAT_STR_MAX + 1];
 	uint32_t version;
-	size_t hlen;
-	bool yes = false;
 
-	if (store_get(x->st, b->space, okey, &rd) != 0)
+	if (objio_header_kek(x, b, okey, id, sizeof(id), &version) != 0)
 		return false;
-	if (store_rd_read(rd, 0, &iov, 1) == (long)sizeof(prefix) &&
-	    format_header_len(prefix, sizeof(prefix), &hlen) == 0 && (hdr = malloc(hlen)) != NULL) {
-		iov.iov_base = hdr;
-		iov.iov_len = hlen;
-		if (store_rd_read(rd, 0, &iov, 1) == (long)hlen &&
-		    format_peek_kek(hdr, hlen, id, sizeof(id), &version) == 0)
-			yes = keystore_kek_state(x->ks, id, version) == KEYSTORE_DESTROYED ||
-			      (strcmp(id, b->label_text) == 0 &&
-			       !keystore_level_exists(x->ks, id) &&
-			       keystore_kek_state(x->ks, id, version) == 0);
+	return keystore_kek_state(x->ks, id, version) == KEYSTORE_DESTROYED ||
+	       (strcmp(id, b->label_text) == 0 && !keystore_level_exists(x->ks, id) &&
+		keystore_kek_state(x->ks, id, version) == 0);
+}
+
+int
+objio_rewrap(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+	     uint32_t *from)
+{
+	struct format_kek k = {b->label_text, 0, NULL};
+	struct store_rd *rd = NULL;
+	struct format_obj *fo = NULL;
+	const uint8_t *h;
+	uint8_t *kek = NULL;
+	size_t hlen;
+	int rc;
+
+	*from = 0;
+	if ((kek = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
+		return CS_ENOMEM;
+	if ((rc = keystore_active(x->ks, b->label_text, &k.version, kek)) != 0)
+		goto out;
+	k.key = kek;
+	if ((rc = store_get(x->st, b->space, okey, &rd)) != 0 ||
+	    (rc = objio_load(x, b, rd, &fo)) != 0)
+		goto out;
+	*from = format_kek_version(fo);
+	if (*from == k.version) {
+		rc = 1; /* already current */
+		goto out;
+	}
+	if ((rc = format_rewrap(fo, &k)) != 0)
+		goto out;
+	h = format_header(fo, &hlen);
+	/* In place, only if the stored object is still this one (same id). */
+	rc = store_rewrite(x->st, b->space, okey, 0, h, hlen, 24, format_object_id(fo),
+			   FORMAT_OBJID_LEN);
+out:
+	format_free(fo);
+	store_rd_close(rd);
+	secmem_free(kek, KEYSTORE_KEY_LEN);
+	return rc;
+}
+
+int
+objio_shred(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey)
+{
+	uint8_t *hdr, rnd[64];
+	size_t hlen, off, n;
+	int rc;
+
+	if ((rc = objio_head(x, b, okey, &hdr, &hlen)) != 0)
+		return rc;
+	if ((rc = format_dek_span(hdr, hlen, &off, &n)) == 0 && n <= sizeof(rnd)) {
+		rc = RAND_bytes(rnd, (int)n) == 1 ? 0 : CS_ECRYPTO;
+		if (rc == 0)
+			rc = store_rewrite(x->st, b->space, okey, off, rnd, n, 24, hdr + 24,
+					   FORMAT_OBJID_LEN);
 	}
 	free(hdr);
-	store_rd_close(rd);
-	return yes;
+	return rc;
 }
 
 uint64_t

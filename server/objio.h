@@ -45,6 +45,31 @@ int objio_open(const struct objio_ctx *x, const struct cat_bucket *b, const char
  * sealed under a KEK version that the keystore has destroyed. */
 bool objio_key_destroyed(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey);
 
+/*
+ * objio_header_kek(x, b, okey, id, idsz, version): the KEK id and version
+ * okey's header names (unverified, for scans and explanations).
+ */
+int objio_header_kek(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+		     char *id, size_t idsz, uint32_t *version) __attribute__((warn_unused_result));
+
+/*
+ * objio_rewrap(x, b, okey, from): re-seal okey's DEK under the active KEK of
+ * b's level, rewriting only its header, in place and crash-safe.  *from is
+ * the version it was sealed under.  Returns 0 (rewrapped), 1 (already under
+ * the active version), CS_EEXIST (replaced meanwhile: the new object is
+ * current anyway), CS_EAUTH (does not open), CS_ENOENT, CS_EIO.
+ */
+int objio_rewrap(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
+		 uint32_t *from) __attribute__((warn_unused_result));
+
+/*
+ * objio_shred(x, b, okey): destroy okey's sealed DEK by overwriting it in
+ * place with random bytes (durably); the object can never be opened again,
+ * whatever keys survive.  The caller deletes it afterwards.
+ */
+int objio_shred(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey)
+	__attribute__((warn_unused_result));
+
 /* Accessors of an open object. */
 uint64_t objio_size(const struct objio_rd *r);
 const struct objmeta *objio_meta(const struct objio_rd *r);

@@ -198,6 +198,10 @@ deny(struct req *r, const char *why)
 	log_warn("DENY %s user=%s level=%s %s %s: %s", conn_peer(r->c),
 		 r->s.user[0] ? r->s.user : "-", r->s.level_text[0] ? r->s.level_text : "-",
 		 r->h->method, r->h->target, why);
+	AUDIT(r->srv, "access_denied", "peer", conn_peer(r->c), "user",
+	      r->s.user[0] ? r->s.user : "-", "akid", r->s.akid[0] ? r->s.akid : "-", "level",
+	      r->s.level_text[0] ? r->s.level_text : "-", "method", r->h->method, "bucket",
+	      r->bucket != NULL ? r->bucket : "-", "why", why);
 	s3_error(r, 403, "AccessDenied", "Access Denied");
 }
 
@@ -353,6 +357,8 @@ authenticate(struct req *r)
 		 * presigns with V2 unless told signature_version='s3v4'. */
 		log_warn("DENY %s %s %s: Signature Version 2", conn_peer(r->c), r->h->method,
 			 r->h->target);
+		AUDIT(r->srv, "auth_failure", "peer", conn_peer(r->c), "method", r->h->method,
+		      "code", "SignatureVersion2");
 		s3_error(r, 400, "InvalidRequest",
 			 "Signature Version 2 is not supported; sign requests and presigned URLs "
 			 "with Signature Version 4 (AWS4-HMAC-SHA256).");
@@ -365,15 +371,38 @@ authenticate(struct req *r)
 	if (res != SIGV4_OK) {
 		log_warn("DENY %s %s %s: %s (%s)", conn_peer(r->c), r->h->method, r->h->target,
 			 sigv4_result_code(res), r->auth.detail);
+		AUDIT(r->srv, "auth_failure", "peer", conn_peer(r->c), "method", r->h->method,
+		      "akid", r->auth.access_key, "code", sigv4_result_code(res), "detail",
+		      r->auth.detail);
 		s3_error(r, sigv4_result_status(res), sigv4_result_code(res), r->auth.detail);
 		return -1;
 	}
 	if (identity_session(r->srv->ids, r->auth.access_key, &r->s) != 0) {
+		AUDIT(r->srv, "auth_failure", "peer", conn_peer(r->c), "method", r->h->method,
+		      "akid", r->auth.access_key, "code", "InvalidAccessKeyId");
 		s3_error(r, 403, "InvalidAccessKeyId",
 			 "The AWS Access Key Id you provided does not exist in our records.");
 		return -1;
 	}
 	return 0;
+}
+
+/* create_failed: an object could not be started; a level without an
+ * active key (shredded) is 410 KeyDestroyed, not a missing key. */
+static void
+create_failed(struct req *r, const struct cat_bucket *b, int rc, const char *what)
+{
+	char msg[LABEL_STR_MAX + 160];
+
+	if (rc != CS_ENOENT) {
+		s3_error_rc(r, rc, what);
+		return;
+	}
+	snprintf(msg, sizeof(msg),
+		 "The key of this bucket's level (%s) was destroyed: nothing can be written "
+		 "at this level until an administrator creates a new key.",
+		 b->label_text);
+	s3_error(r, 410, "KeyDestroyed", msg);
 }
 
 /* bucket_for: look up r->bucket and check the MLS policy. */
@@ -678,6 +707,8 @@ op_create_bucket(struct req *r)
 		return;
 	}
 	log_info("bucket %s created at %s by %s", r->bucket, label, r->s.user);
+	AUDIT(r->srv, "bucket_create", "user", r->s.user, "akid", r->s.akid, "bucket", r->bucket,
+	      "level", label);
 	snprintf(loc, sizeof(loc), "/%s", r->bucket);
 	hdr_add(r, "Location", loc);
 	if (conn_respond(r->c, 200, r->rh, r->nrh, "", 0) != 0) {
@@ -716,6 +747,7 @@ op_delete_bucket(struct req *r)
 		return;
 	}
 	log_info("bucket %s deleted by %s", r->bucket, r->s.user);
+	AUDIT(r->srv, "bucket_delete", "user", r->s.user, "akid", r->s.akid, "bucket", r->bucket);
 	if (conn_respond(r->c, 204, r->rh, r->nrh, "", 0) != 0) {
 		/* client gone */
 	}
@@ -958,7 +990,7 @@ put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const st
 	int rc;
 
 	if ((rc = objio_create(&r->x, b, okey, m, hint, false, &w)) != 0) {
-		s3_error_rc(r, rc, "creating the object");
+		create_failed(r, b, rc, "creating the object");
 		return -1;
 	}
 	if (read_body(r, r->srv->cfg.max_object, wr_sink, w) != 0) {
@@ -1220,6 +1252,9 @@ op_delete_object(struct req *r)
 		if (catalog_object_del(r->srv->cat, r->bucket, r->key) == 0)
 			log_info("object deleted bucket=%s user=%s", r->bucket, r->s.user);
 	}
+	if (rc == 0)
+		AUDIT(r->srv, "object_delete", "user", r->s.user, "akid", r->s.akid, "bucket",
+		      r->bucket, "okey", okey);
 	catalog_unlock_key(r->srv->cat, okey);
 	if (rc != 0 && rc != CS_ENOENT) {
 		s3_error_rc(r, rc, "deleting the object");
@@ -1277,14 +1312,15 @@ op_delete_objects(struct req *r)
 		    catalog_object_del(r->srv->cat, r->bucket, keys[i]) == 0)
 			log_info("object deleted bucket=%s user=%s", r->bucket, r->s.user);
 		catalog_unlock_key(r->srv->cat, okey);
+		if (rc == 0)
+			AUDIT(r->srv, "object_delete", "user", r->s.user, "akid", r->s.akid,
+			      "bucket", r->bucket, "okey", okey);
 		if (rc != 0 && rc != CS_ENOENT) {
 			sbuf_str(&x, "<Error><Key>");
 			sbuf_xml(&x, keys[i], strlen(keys[i]));
 			sbuf_str(&x, "</Key><Code>InternalError</Code><Message>storage error"
 				     "</Message></Error>");
 		} else {
-			if (catalog_object_del(r->srv->cat, r->bucket, keys[i]) == 0)
-				log_info("object deleted bucket=%s user=%s", r->bucket, r->s.user);
 			if (!quiet) {
 				sbuf_str(&x, "<Deleted><Key>");
 				sbuf_xml(&x, keys[i], strlen(keys[i]));
@@ -1372,7 +1408,7 @@ op_create_upload(struct req *r)
 	snprintf(key, sizeof(key), "u-%s", id);
 	/* objio_commit releases w, also when it fails; only an unfinished w is aborted. */
 	if ((rc = objio_create(&r->x, &b, key, &m, 0, false, &w)) != 0) {
-		s3_error_rc(r, rc, "creating the upload");
+		create_failed(r, &b, rc, "creating the upload");
 		goto out;
 	}
 	if ((rc = objio_finish(w, 0, NULL, md5, NULL, NULL)) != 0) {
@@ -1710,7 +1746,7 @@ op_complete_upload(struct req *r)
 	catalog_object_key(r->srv->cat, &b, r->key, okey);
 	if ((rc = objio_create(&r->x, &b, okey, &m, total, false, &w)) != 0) {
 		memset(&m, 0, sizeof(m));
-		s3_error_rc(r, rc, "creating the object");
+		create_failed(r, &b, rc, "creating the object");
 		goto out;
 	}
 	for (size_t i = 0; i < nwant; i++) {

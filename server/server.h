@@ -6,8 +6,11 @@
 #ifndef CS_SERVER_H
 #define CS_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "crypto/engine.h"
@@ -18,6 +21,7 @@ struct store;
 struct keystore;
 struct catalog;
 struct identity;
+struct audit;
 
 struct server {
 	struct config cfg;
@@ -31,6 +35,22 @@ struct server {
 	atomic_uint nconn;
 	atomic_bool stopping; /* set once at shutdown: idle connections close */
 	atomic_uint_fast64_t requests, bytes_in, bytes_out;
+	struct audit *audit;     /* NULL: no audit log (unit tests) */
+	struct timespec started; /* CLOCK_MONOTONIC at start-up */
+	time_t started_wall;
+	pthread_t admin_thread;
+	int admin_fd; /* -1 when there is no control socket */
 };
+
+/*
+ * server_audit(srv, event, kv, n): append an audit event with n/2 key/value
+ * pairs; a failure to write it is logged as an error (never silently lost).
+ * AUDIT(srv, "event", "k1", v1, "k2", v2, ...) is the usual spelling.
+ */
+void server_audit(struct server *srv, const char *event, const char *const *kv, size_t n);
+
+#define AUDIT(srv, ev, ...)                                                                        \
+	server_audit((srv), (ev), (const char *const[]){__VA_ARGS__},                              \
+		     sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 #endif /* CS_SERVER_H */

@@ -83,7 +83,8 @@ class Env:
         self.proc = subprocess.Popen(
             [self.server, "--data-dir", f"{d}/data", "--keys-dir", f"{d}/keys",
              "--root-key", f"{d}/root.key", "--port", "0", "--port-file", f"{d}/port",
-             "--credentials-file", f"{d}/creds", "--init-demo", "true", "--sync", "false"],
+             "--credentials-file", f"{d}/creds", "--init-demo", "true", "--sync", "false",
+             "--admin-socket", f"{d}/admin.sock", "--audit-dir", f"{d}/audit"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:

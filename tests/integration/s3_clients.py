@@ -271,6 +271,7 @@ class Server:
         return [self.binary, "--data-dir", d + "/data", "--keys-dir", d + "/keys",
                 "--root-key", d + "/root.key", "--port", "0", "--port-file", d + "/port",
                 "--credentials-file", d + "/creds", "--init-demo", "true", "--sync", "false",
+                "--admin-socket", d + "/admin.sock", "--audit-dir", d + "/audit",
                 "--log-level", os.environ.get("CS_IT_LOG_LEVEL", "info")]
 
     def start(self, timeout=30):
