@@ -7,13 +7,14 @@
 #                   integration tests against a TSan build of the threaded server
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks
+#   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
 #   make format     clang-format the tree in place
 #   make clean      remove the build directories
 
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run check asan bench format clean deps deps-check deps-run
+.PHONY: all build run check asan bench bench-shred format clean deps deps-check deps-run
 
 all: build
 
@@ -45,7 +46,8 @@ run: deps-run build/build.ninja
 	@mkdir -p $(RUN_DIR) && chmod 700 $(RUN_DIR)
 	build/server/cryptstored --port $(PORT) --data-dir $(RUN_DIR)/data \
 		--keys-dir $(RUN_DIR)/keys --root-key $(RUN_DIR)/root.key \
-		--init-demo true --credentials-file $(RUN_DIR)/credentials
+		--init-demo true --credentials-file $(RUN_DIR)/credentials \
+		--admin-socket $(RUN_DIR)/admin.sock --audit-dir $(RUN_DIR)/audit
 
 deps-run:
 	@sh tools/deps.sh --run
@@ -72,6 +74,11 @@ asan: deps-check build-asan/build.ninja
 bench: deps build-release/build.ninja
 	$(NINJA) -C build-release
 	build-release/bench/aestest
+
+# Key shred against `shred -n1` of the same data: writes 10 GiB under /var/tmp (real disk).
+bench-shred: deps-check build-release/build.ninja
+	$(NINJA) -C build-release
+	/usr/bin/python3 bench/shredbench.py --build build-release
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
