@@ -544,6 +544,11 @@ main(int argc, char **argv)
 	} else if (geteuid() == 0) {
 		log_warn("running as root: set `user` to an unprivileged account so that the "
 			 "network-facing process holds no root powers (fine for development)");
+	} else {
+		log_warn("running unprivileged (uid %u): there is no privilege separation, the "
+			 "serving process can read the root key file; fine for development, for "
+			 "production start as root with `user` (docs/SECURITY.md)",
+			 (unsigned)geteuid());
 	}
 	if ((lfd = listen_on(&srv)) < 0)
 		goto out;
