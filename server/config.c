@@ -51,6 +51,8 @@ static const struct key keys[] = {
 	S(suite, "suite for new objects: aes-256-cbc-hmac-sha256 or aes-256-gcm"),
 	S(engine, "crypto engine: auto, evp or ipsec-mb"),
 	U(chunk_size, "plaintext bytes per chunk (multiple of 16, 16..65408)"),
+	U(seal_workers, "threads sealing upload batches beside the connections (0: one per CPU)"),
+	B(pipeline, "seal an upload's batches on the workers while receiving (true/false)"),
 	U(max_conns, "concurrent connections; more get 503 SlowDown"),
 	U(header_timeout, "seconds to receive a request's head"),
 	U(body_timeout, "seconds without a body byte before the request fails"),
@@ -82,6 +84,7 @@ config_defaults(struct config *c)
 	snprintf(c->suite, sizeof(c->suite), "aes-256-cbc-hmac-sha256");
 	snprintf(c->engine, sizeof(c->engine), "auto");
 	c->chunk_size = 32768;
+	c->pipeline = true;
 	c->max_conns = 1024;
 	c->header_timeout = 30;
 	c->body_timeout = 60;

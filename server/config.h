@@ -27,6 +27,8 @@ struct config {
 	char suite[32];  /* aes-256-cbc-hmac-sha256 | aes-256-gcm */
 	char engine[16]; /* auto | evp | ipsec-mb */
 	unsigned chunk_size;
+	unsigned seal_workers; /* 0: one per online CPU */
+	bool pipeline;         /* seal upload batches on the workers */
 	unsigned max_conns;
 	unsigned header_timeout; /* seconds */
 	unsigned body_timeout;   /* seconds without body bytes */

@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/secmem.h"
+#include "util/workq.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -185,6 +186,22 @@ drop_privileges(const struct passwd *pw)
 	log_info("dropped privileges to %s (uid %u, gid %u)", pw->pw_name, (unsigned)pw->pw_uid,
 		 (unsigned)pw->pw_gid);
 	return 0;
+}
+
+/* The sealing workers' context: an engine of their own. */
+static void *
+seal_ctx_new(void *arg)
+{
+	struct server *srv = arg;
+	struct engine *e = NULL;
+
+	return engine_new(&e, srv->engine) == 0 ? e : NULL;
+}
+
+static void
+seal_ctx_free(void *ctx)
+{
+	engine_free(ctx);
 }
 
 struct conn_arg {
@@ -614,6 +631,17 @@ main(int argc, char **argv)
 			AUDIT(&srv, "audit_damaged", "why", audit_resume_warning(srv.audit));
 		}
 	}
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned n = srv.cfg.seal_workers != 0 ? srv.cfg.seal_workers
+			     : ncpu > 0 && ncpu <= 256 ? (unsigned)ncpu
+						       : 1;
+
+		if ((rc = workq_new(&srv.sealq, n, seal_ctx_new, seal_ctx_free, &srv)) != 0) {
+			log_error("cannot start %u sealing workers: %s", n, err_str(rc));
+			goto out;
+		}
+	}
 	if (first_start(&srv) != 0)
 		goto out;
 	log_info("cryptstored %s on %s:%u: suite %s, engine %s (%s), chunk %u, data %s, keys %s, "
@@ -702,6 +730,7 @@ out:
 	admin_stop(&srv);
 	secmem_free(root, KEYSTORE_KEY_LEN);
 	secmem_free(pass, PASS_MAX);
+	workq_free(srv.sealq);
 	audit_close(srv.audit);
 	catalog_close(srv.cat);
 	identity_close(srv.ids);

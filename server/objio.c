@@ -323,7 +323,7 @@ objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *
 				  size_hint > 0 ? format_stored_size(w->fo, size_hint) : 0,
 				  &w->sw)) != 0)
 		goto err;
-	if ((rc = format_writer_new(&w->fw, w->fo, x->e, wr_sink, w->sw)) != 0)
+	if ((rc = format_writer_new_async(&w->fw, w->fo, x->e, wr_sink, w->sw, x->q)) != 0)
 		goto err;
 	secmem_free(kek, KEYSTORE_KEY_LEN);
 	free(meta);

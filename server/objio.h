@@ -28,6 +28,7 @@ struct objio_ctx {
 	struct engine *e; /* this thread's engine */
 	const struct suite_info *suite;
 	uint32_t chunk;
+	struct workq *q; /* sealing workers for uploads; NULL: seal on this thread */
 };
 
 struct objio_rd;

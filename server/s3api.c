@@ -1978,6 +1978,7 @@ s3api_handle(struct conn *c)
 	r->x.e = conn_engine(c);
 	r->x.suite = r->srv->suite;
 	r->x.chunk = r->srv->cfg.chunk_size;
+	r->x.q = r->srv->cfg.pipeline ? r->srv->sealq : NULL;
 	if (r->x.e == NULL) {
 		s3_error(r, 503, "SlowDown", "no crypto engine available");
 	} else if (parse_target(r) != 0) {

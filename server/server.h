@@ -22,6 +22,7 @@ struct keystore;
 struct catalog;
 struct identity;
 struct audit;
+struct workq;
 
 struct server {
 	struct config cfg;
@@ -36,6 +37,7 @@ struct server {
 	atomic_bool stopping; /* set once at shutdown: idle connections close */
 	atomic_uint_fast64_t requests, bytes_in, bytes_out;
 	struct audit *audit;     /* NULL: no audit log (unit tests) */
+	struct workq *sealq;     /* sealing workers, one per core (NULL: none) */
 	struct timespec started; /* CLOCK_MONOTONIC at start-up */
 	time_t started_wall;
 	pthread_t admin_thread;

@@ -12,7 +12,9 @@
 #include "crypto/keywrap.h"
 #include "util/err.h"
 #include "util/secmem.h"
+#include "util/workq.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -712,26 +714,52 @@ err:
 	return rc;
 }
 
-/* ---- streaming writer ---------------------------------------------------- */
+/* ---- streaming writer ----------------------------------------------------
+ *
+ * Plaintext fills a batch of FORMAT_BATCH record buffers (a slot).  In the
+ * synchronous mode a full slot is sealed and sunk by the calling thread.
+ * With a work queue, a full slot goes to a worker (which seals it with its
+ * own engine and sinks it at the batch's fixed offset) while the caller
+ * fills the other slot: one upload then uses two cores, the receiving
+ * thread and a sealing worker, and batches land out of order, which the
+ * fixed stride allows.  The last (final) batch is sealed by the caller
+ * after every earlier batch is done.
+ */
+
+#define FORMAT_SLOTS 2
+
+struct format_writer;
+
+struct wslot {
+	struct format_writer *w;
+	uint8_t *bufs;  /* FORMAT_BATCH record buffers of recsz bytes */
+	uint64_t first; /* chunk index of its first record */
+	size_t n;
+	bool busy; /* with a worker */
+};
 
 struct format_writer {
 	struct format_obj *o;
 	struct engine *e;
 	format_sink_fn sink;
 	void *arg;
-	uint8_t *bufs; /* FORMAT_BATCH record buffers of recsz bytes */
+	struct workq *q; /* NULL: synchronous */
+	struct wslot slot[FORMAT_SLOTS];
+	unsigned cur; /* the slot being filled */
 	size_t recsz;
-	size_t nfull;   /* full chunks buffered before the current one */
+	size_t nfull;   /* full chunks in the current slot before the current one */
 	size_t fill;    /* bytes in the current chunk */
-	uint64_t first; /* index of the chunk in slot 0 */
+	uint64_t first; /* index of the current slot's first chunk */
 	uint64_t total; /* plaintext bytes accepted */
 	int err;        /* sticky error */
 	bool finished;
+	pthread_mutex_t mu; /* async: busy flags and err */
+	pthread_cond_t cv;
 };
 
 int
-format_writer_new(struct format_writer **out, struct format_obj *o, struct engine *e,
-		  format_sink_fn sink, void *arg)
+format_writer_new_async(struct format_writer **out, struct format_obj *o, struct engine *e,
+			format_sink_fn sink, void *arg, struct workq *q)
 {
 	struct format_writer *w;
 	struct iovec iov;
@@ -744,10 +772,16 @@ format_writer_new(struct format_writer **out, struct format_obj *o, struct engin
 	w->e = e;
 	w->sink = sink;
 	w->arg = arg;
+	w->q = q;
 	w->recsz = format_rec_size(o);
-	if ((w->bufs = malloc(FORMAT_BATCH * w->recsz)) == NULL) {
-		free(w);
-		return CS_ENOMEM;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	for (unsigned i = 0; i < (q != NULL ? FORMAT_SLOTS : 1); i++) {
+		w->slot[i].w = w;
+		if ((w->slot[i].bufs = malloc(FORMAT_BATCH * w->recsz)) == NULL) {
+			format_writer_free(w);
+			return CS_ENOMEM;
+		}
 	}
 	iov.iov_base = o->hdr;
 	iov.iov_len = o->hlen;
@@ -759,37 +793,103 @@ format_writer_new(struct format_writer **out, struct format_obj *o, struct engin
 	return 0;
 }
 
-/* writer_flush: seal slots 0..n-1 (the last one final if final) and sink them. */
+int
+format_writer_new(struct format_writer **out, struct format_obj *o, struct engine *e,
+		  format_sink_fn sink, void *arg)
+{
+	return format_writer_new_async(out, o, e, sink, arg, NULL);
+}
+
+/* slot_flush: seal s's n records with engine e (the last final if final) and sink them. */
 static int
-writer_flush(struct format_writer *w, size_t n, bool final)
+slot_flush(struct format_writer *w, struct wslot *s, struct engine *e, bool final, size_t last_len)
 {
 	struct engine_rec recs[FORMAT_BATCH];
 	struct iovec iov[FORMAT_BATCH];
 	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		bool last = final && i == n - 1;
+	for (size_t i = 0; i < s->n; i++) {
+		bool last = final && i == s->n - 1;
 
-		format_rec_init(w->o, &recs[i], w->bufs + i * w->recsz, w->first + i, last,
-				last ? w->fill : w->o->chunk);
+		format_rec_init(w->o, &recs[i], s->bufs + i * w->recsz, s->first + i, last,
+				last ? last_len : w->o->chunk);
 	}
-	if ((rc = engine_seal(w->e, recs, n)) != 0)
+	if ((rc = engine_seal(e, recs, s->n)) != 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < s->n; i++) {
 		iov[i].iov_base = recs[i].buf + FORMAT_AAD_LEN;
 		iov[i].iov_len = format_rec_stored(w->o, &recs[i]);
 	}
-	if ((rc = w->sink(w->arg, format_chunk_offset(w->o, w->first), iov, (int)n)) != 0)
+	return w->sink(w->arg, format_chunk_offset(w->o, s->first), iov, (int)s->n);
+}
+
+static void
+slot_job(void *arg, void *ctx)
+{
+	struct wslot *s = arg;
+	struct format_writer *w = s->w;
+	int rc = slot_flush(w, s, ctx, false, 0);
+
+	pthread_mutex_lock(&w->mu);
+	if (rc != 0 && w->err == 0)
+		w->err = rc;
+	s->busy = false;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* writer_wait: until slot i (or, with i < 0, every slot) is back from the
+ * workers; returns the sticky error. */
+static int
+writer_wait(struct format_writer *w, int i)
+{
+	int rc;
+
+	if (w->q == NULL)
+		return w->err;
+	pthread_mutex_lock(&w->mu);
+	for (unsigned k = 0; k < FORMAT_SLOTS; k++)
+		while ((i < 0 || (unsigned)i == k) && w->slot[k].busy)
+			pthread_cond_wait(&w->cv, &w->mu);
+	rc = w->err;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* writer_batch_full: hand the current (full, not final) slot on. */
+static int
+writer_batch_full(struct format_writer *w)
+{
+	struct wslot *s = &w->slot[w->cur];
+	int rc;
+
+	s->first = w->first;
+	s->n = FORMAT_BATCH;
+	w->first += FORMAT_BATCH;
+	w->nfull = 0;
+	if (w->q == NULL)
+		return slot_flush(w, s, w->e, false, 0);
+	pthread_mutex_lock(&w->mu);
+	s->busy = true;
+	pthread_mutex_unlock(&w->mu);
+	if ((rc = workq_submit(w->q, slot_job, s)) != 0) {
+		pthread_mutex_lock(&w->mu);
+		s->busy = false;
+		pthread_mutex_unlock(&w->mu);
 		return rc;
-	w->first += n;
-	return 0;
+	}
+	w->cur = (w->cur + 1) % FORMAT_SLOTS;
+	return writer_wait(w, (int)w->cur);
 }
 
 int
 format_writer_write(struct format_writer *w, const void *data, size_t len)
 {
 	const uint8_t *p = data;
+	int rc;
 
+	if (w->q != NULL && (rc = writer_wait(w, INT_MAX)) != 0) /* INT_MAX: no slot, just err */
+		return rc;
 	if (w->err != 0)
 		return w->err;
 	if (w->finished)
@@ -801,16 +901,17 @@ format_writer_write(struct format_writer *w, const void *data, size_t len)
 			/* More data follows, so the full current chunk is not the last. */
 			w->nfull++;
 			w->fill = 0;
-			if (w->nfull == FORMAT_BATCH) {
-				if ((w->err = writer_flush(w, FORMAT_BATCH, false)) != 0)
-					return w->err;
-				w->nfull = 0;
+			if (w->nfull == FORMAT_BATCH && (rc = writer_batch_full(w)) != 0) {
+				if (w->err == 0)
+					w->err = rc;
+				return rc;
 			}
 		}
 		n = w->o->chunk - w->fill;
 		if (n > len)
 			n = len;
-		memcpy(format_rec_text(w->o, w->bufs + w->nfull * w->recsz) + w->fill, p, n);
+		memcpy(format_rec_text(w->o, w->slot[w->cur].bufs + w->nfull * w->recsz) + w->fill,
+		       p, n);
 		w->fill += n;
 		w->total += n;
 		p += n;
@@ -823,15 +924,19 @@ int
 format_writer_finish(struct format_writer *w, const uint8_t *digest, uint32_t aux, uint64_t *total)
 {
 	uint8_t trailer[FORMAT_TRAILER_LEN];
+	struct wslot *s = &w->slot[w->cur];
 	struct iovec iov;
+	int rc;
 
-	if (w->err != 0)
-		return w->err;
+	if ((rc = writer_wait(w, -1)) != 0)
+		return rc;
 	if (w->finished)
 		return CS_EINVAL;
 	w->finished = true;
-	if ((w->err = writer_flush(w, w->nfull + 1, true)) != 0)
-		return w->err;
+	s->first = w->first;
+	s->n = w->nfull + 1;
+	if ((rc = slot_flush(w, s, w->e, true, w->fill)) != 0)
+		return w->err = rc;
 	format_trailer(w->o, w->total, digest, aux, trailer);
 	iov.iov_base = trailer;
 	iov.iov_len = sizeof(trailer);
@@ -846,9 +951,14 @@ format_writer_free(struct format_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->bufs != NULL)
-		secmem_wipe(w->bufs, FORMAT_BATCH * w->recsz);
-	free(w->bufs);
+	(void)writer_wait(w, -1); /* never free buffers a worker still uses */
+	for (unsigned i = 0; i < FORMAT_SLOTS; i++)
+		if (w->slot[i].bufs != NULL) {
+			secmem_wipe(w->slot[i].bufs, FORMAT_BATCH * w->recsz);
+			free(w->slot[i].bufs);
+		}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
 	free(w);
 }
 

@@ -219,11 +219,24 @@ typedef long (*format_source_fn)(void *arg, uint64_t off, const struct iovec *io
  */
 #define FORMAT_BATCH 16
 struct format_writer;
+struct workq;
 
 /* format_writer_new(out, o, e, sink, arg): a writer for the new object o
  * (not taken over); writes the header through the sink at once. */
 int format_writer_new(struct format_writer **out, struct format_obj *o, struct engine *e,
 		      format_sink_fn sink, void *arg) __attribute__((warn_unused_result));
+
+/*
+ * format_writer_new_async(out, o, e, sink, arg, q): the same, but full
+ * batches are sealed and sunk by q's workers (each with its own engine as
+ * its context) while the caller goes on filling the next batch; at most
+ * two batches are in flight, so the caller waits when it gets ahead.  The
+ * sink is then called from several threads at once, at distinct offsets.
+ * Errors of a worker come back from the next write or finish.
+ */
+int format_writer_new_async(struct format_writer **out, struct format_obj *o, struct engine *e,
+			    format_sink_fn sink, void *arg, struct workq *q)
+	__attribute__((warn_unused_result));
 
 /* format_writer_write(w, data, len): append plaintext. */
 int format_writer_write(struct format_writer *w, const void *data, size_t len)

@@ -13,8 +13,10 @@
  * the new one, never a part.  Aborted or crashed writes leave nothing
  * visible and are swept at the next open.
  *
- * Thread safety: a store may be used from many threads at once; a store_wr
- * or store_rd belongs to one thread at a time.
+ * Thread safety: a store may be used from many threads at once; a store_rd
+ * belongs to one thread at a time; store_wr_write() of one store_wr may run
+ * on several threads at once at distinct offsets (the sealing workers of
+ * one upload), while begin, commit and abort belong to one thread.
  */
 #ifndef CS_STORE_H
 #define CS_STORE_H

@@ -433,8 +433,11 @@ fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
 		off += (uint64_t)k;
 		done = iov_advance(local, done, n, (size_t)k);
 	}
-	if (off > w->end)
-		w->end = off;
+	/* Writers of one object may run on several threads (distinct offsets). */
+	for (uint64_t cur = __atomic_load_n(&w->end, __ATOMIC_RELAXED);
+	     off > cur && !__atomic_compare_exchange_n(&w->end, &cur, off, false, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED);)
+		;
 	return 0;
 }
 

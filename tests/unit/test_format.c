@@ -5,6 +5,9 @@
  * release no plaintext of a damaged chunk.
  */
 #include "testutil.h"
+#include "util/workq.h"
+
+#include <pthread.h>
 #include "crypto/engine.h"
 #include "format/format.h"
 #include "util/err.h"
@@ -576,6 +579,116 @@ test_rewrap_and_dek_span(void **state)
 	free(plain);
 }
 
+/* A sink for several threads: mem_sink under a lock, failing call fail_at (1-based). */
+struct lmem {
+	pthread_mutex_t mu;
+	struct mem m;
+	int calls, fail_at;
+};
+
+static int
+lmem_sink(void *arg, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+	struct lmem *l = arg;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (++l->calls == l->fail_at)
+		rc = CS_EIO;
+	else
+		rc = mem_sink(&l->m, off, iov, iovcnt);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static void *
+engine_ctx(void *arg)
+{
+	struct engine *e = NULL;
+
+	return engine_new(&e, *(enum engine_kind *)arg) == 0 ? e : NULL;
+}
+
+static void
+engine_ctx_free(void *e)
+{
+	engine_free(e);
+}
+
+static void
+test_async_writer(void **state)
+{
+	static enum engine_kind kinds[2] = {ENGINE_EVP, ENGINE_IPSECMB};
+	const size_t C = 1024, sizes[] = {0, 1, 16 * 1024, 16 * 1024 + 1, 40 * 1024 + 5, 100000};
+	struct format_params p = {.label = "s2:c1,c4.c7",
+				  .bucket = "secret-bucket",
+				  .kek = {"s2", 1, kek_s2},
+				  .chunk_size = (uint32_t)C};
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct workq *q;
+
+		assert_int_equal(workq_new(&q, 2, engine_ctx, engine_ctx_free, &kinds[k]), 0);
+		assert_int_equal(workq_threads(q), 2);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint8_t *plain = make_plain(sizes[i]);
+			struct lmem l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+			struct format_writer *w;
+			struct format_obj *o;
+			struct acc a = {0};
+			uint64_t total = 0;
+
+			assert_int_equal(format_create(&o, &p, engines[k]), 0);
+			assert_int_equal(
+				format_writer_new_async(&w, o, engines[k], lmem_sink, &l, q), 0);
+			/* Uneven pieces, so batches fill in the middle of writes. */
+			for (size_t off = 0; off < sizes[i];) {
+				size_t n = 1 + (off * 7 + 333) % 5000;
+
+				if (n > sizes[i] - off)
+					n = sizes[i] - off;
+				assert_int_equal(format_writer_write(w, plain + off, n), 0);
+				off += n;
+			}
+			assert_int_equal(format_writer_finish(w, NULL, 0, &total), 0);
+			assert_int_equal(total, sizes[i]);
+			assert_int_equal(l.m.n, format_stored_size(o, sizes[i]));
+			format_writer_free(w);
+			format_free(o);
+			assert_int_equal(read_all(&l.m, &a, engines[1 - k]), 0);
+			assert_int_equal(a.n, sizes[i]);
+			if (sizes[i] > 0)
+				assert_memory_equal(a.b, plain, sizes[i]);
+			free(a.b);
+			free(l.m.b);
+			free(plain);
+		}
+		/* A worker's sink failure comes back from a later write or finish. */
+		for (int fail = 2; fail <= 4; fail++) {
+			uint8_t *plain = make_plain(60 * C);
+			struct lmem l = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_at = fail};
+			struct format_writer *w;
+			struct format_obj *o;
+			int rc = 0;
+
+			assert_int_equal(format_create(&o, &p, engines[k]), 0);
+			assert_int_equal(
+				format_writer_new_async(&w, o, engines[k], lmem_sink, &l, q), 0);
+			for (size_t off = 0; off < 60 * C && rc == 0; off += C)
+				rc = format_writer_write(w, plain + off, C);
+			if (rc == 0)
+				rc = format_writer_finish(w, NULL, 0, NULL);
+			assert_int_equal(rc, CS_EIO);
+			format_writer_free(w);
+			format_free(o);
+			free(l.m.b);
+			free(plain);
+		}
+		workq_free(q);
+	}
+}
+
 static void
 test_trailer_digest(void **state)
 {
@@ -686,6 +799,7 @@ main(void)
 		cmocka_unit_test(test_wrong_key_label_bucket),
 		cmocka_unit_test(test_destroyed_kek_fails_and_is_named),
 		cmocka_unit_test(test_rewrap_and_dek_span),
+		cmocka_unit_test(test_async_writer),
 		cmocka_unit_test(test_trailer_digest),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_garbage_headers),
