@@ -1,5 +1,10 @@
 /*
- * conn: a client connection served by one thread with blocking I/O.
+ * conn: a client connection served by a thread with blocking I/O while a
+ * request is under way; between requests an idle keep-alive connection is
+ * parked: its thread ends, its input buffer and engine are released, and
+ * the parker's epoll set wakes it (on a new thread) when the next request
+ * arrives.  So idle connections cost a few KiB, not a thread, a stack and
+ * a crypto engine each.
  */
 #include "conn.h"
 #include "crypto/engine.h"
@@ -10,6 +15,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONN_BUF     (256u << 10)
-#define DRAIN_MAX    (1u << 20) /* unread body we still read to keep a connection */
-#define IDLE_TICK_MS 200        /* how often an idle connection checks for shutdown */
+#define CONN_BUF      (256u << 10)
+#define DRAIN_MAX     (1u << 20) /* unread body we still read to keep a connection */
+#define IDLE_TICK_MS  200        /* how often an idle connection checks for shutdown */
+#define PARK_GRACE_MS 20         /* an idle connection keeps its thread this long */
+#define THREAD_STACK  (512u << 10)
 
 enum phase { PH_IDLE, PH_HEAD, PH_BODY };
 
@@ -35,7 +44,44 @@ struct conn {
 	enum http_err body_err;
 	struct engine *e;
 	int64_t head_deadline_ms;
+	int64_t idle_deadline_ms; /* parked: close it then */
+	struct conn *prev, *next; /* the parked list */
+	bool parked;
 };
+
+/* ---- engines: a pool shared by all connections ------------------------------ */
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct engine *pool[64];
+static unsigned npool;
+
+static struct engine *
+engine_take(struct server *srv)
+{
+	struct engine *e = NULL;
+
+	pthread_mutex_lock(&pool_mu);
+	if (npool > 0)
+		e = pool[--npool];
+	pthread_mutex_unlock(&pool_mu);
+	if (e == NULL && engine_new(&e, srv->engine) != 0)
+		e = NULL;
+	return e;
+}
+
+static void
+engine_give(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&pool_mu);
+	if (npool < sizeof(pool) / sizeof(pool[0])) {
+		pool[npool++] = e;
+		e = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	engine_free(e);
+}
 
 static int64_t
 now_ms(void)
@@ -67,8 +113,8 @@ conn_peer(const struct conn *c)
 struct engine *
 conn_engine(struct conn *c)
 {
-	if (c->e == NULL && engine_new(&c->e, c->srv->engine) != 0)
-		c->e = NULL;
+	if (c->e == NULL)
+		c->e = engine_take(c->srv);
 	return c->e;
 }
 
@@ -344,61 +390,267 @@ conn_error_plain(struct conn *c, enum http_err e)
 	}
 }
 
-void
-conn_serve(struct server *srv, int fd, const char *peer)
-{
-	struct conn c;
+/* ---- the parker ------------------------------------------------------------ */
 
-	memset(&c, 0, sizeof(c));
-	c.srv = srv;
-	c.fd = fd;
-	snprintf(c.peer, sizeof(c.peer), "%s", peer);
-	if ((c.in = malloc(CONN_BUF)) == NULL || http_conn_new(&c.h, &srv->limits) != 0) {
-		log_error("%s: out of memory for a connection", peer);
-		goto out;
+static struct {
+	pthread_mutex_t mu;
+	int epfd;
+	pthread_t th;
+	bool running;
+	struct conn *head; /* parked connections */
+	unsigned n;
+} park = {.mu = PTHREAD_MUTEX_INITIALIZER, .epfd = -1};
+
+static void conn_run(struct conn *c);
+
+static void
+conn_free(struct conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	close(c->fd);
+	engine_give(c->e);
+	http_conn_free(c->h);
+	free(c->in);
+	atomic_fetch_sub(&c->srv->nconn, 1);
+	free(c);
+}
+
+static void
+park_unlink(struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		park.head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->parked = false;
+	park.n--;
+}
+
+/* conn_park: hand an idle connection to the parker; false if it cannot. */
+static bool
+conn_park(struct conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
+
+	pthread_mutex_lock(&park.mu);
+	if (!park.running) {
+		pthread_mutex_unlock(&park.mu);
+		return false;
+	}
+	engine_give(c->e);
+	c->e = NULL;
+	free(c->in);
+	c->in = NULL;
+	c->in_len = c->in_off = 0;
+	c->idle_deadline_ms = now_ms() + (int64_t)c->srv->cfg.idle_timeout * 1000;
+	c->parked = true;
+	c->prev = NULL;
+	c->next = park.head;
+	if (park.head != NULL)
+		park.head->prev = c;
+	park.head = c;
+	park.n++;
+	/* Registered under the lock, so the parker cannot see it half-listed. */
+	if (epoll_ctl(park.epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		park_unlink(c);
+		pthread_mutex_unlock(&park.mu);
+		return false;
+	}
+	pthread_mutex_unlock(&park.mu);
+	return true;
+}
+
+static void *
+conn_resume_thread(void *arg)
+{
+	conn_run(arg);
+	return NULL;
+}
+
+static void *
+park_loop(void *arg)
+{
+	struct server *srv = arg;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	for (;;) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(park.epfd, evs, 64, IDLE_TICK_MS);
+		bool stopping = atomic_load(&srv->stopping);
+		struct conn *expired = NULL;
+		int64_t now = now_ms();
+
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			pthread_t t;
+
+			pthread_mutex_lock(&park.mu);
+			(void)epoll_ctl(park.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			park_unlink(c);
+			pthread_mutex_unlock(&park.mu);
+			if (stopping || pthread_create(&t, &attr, conn_resume_thread, c) != 0)
+				conn_free(c); /* a clean close between requests */
+		}
+		pthread_mutex_lock(&park.mu);
+		for (struct conn *c = park.head, *nx; c != NULL; c = nx) {
+			nx = c->next;
+			if (stopping || now >= c->idle_deadline_ms) {
+				(void)epoll_ctl(park.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+				park_unlink(c);
+				c->next = expired;
+				expired = c;
+			}
+		}
+		pthread_mutex_unlock(&park.mu);
+		for (struct conn *c = expired, *nx; c != NULL; c = nx) {
+			nx = c->next;
+			conn_free(c);
+		}
+		if (stopping) {
+			pthread_mutex_lock(&park.mu);
+			park.running = false; /* new idlers keep their threads and see stopping */
+			pthread_mutex_unlock(&park.mu);
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
+int
+conn_parker_start(struct server *srv)
+{
+	if ((park.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return CS_EIO;
+	park.running = true;
+	if (pthread_create(&park.th, NULL, park_loop, srv) != 0) {
+		park.running = false;
+		close(park.epfd);
+		park.epfd = -1;
+		return CS_EIO;
+	}
+	return 0;
+}
+
+void
+conn_parker_stop(void)
+{
+	if (park.epfd < 0)
+		return;
+	pthread_join(park.th, NULL);
+	close(park.epfd);
+	park.epfd = -1;
+	pthread_mutex_lock(&pool_mu);
+	while (npool > 0)
+		engine_free(pool[--npool]);
+	pthread_mutex_unlock(&pool_mu);
+}
+
+unsigned
+conn_parked(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&park.mu);
+	n = park.n;
+	pthread_mutex_unlock(&park.mu);
+	return n;
+}
+
+/* ---- serving ---------------------------------------------------------------- */
+
+/* conn_idle_park: between requests with nothing buffered: wait a moment for
+ * the next request on this thread, else park.  True if parked. */
+static bool
+conn_idle_park(struct conn *c)
+{
+	struct pollfd p = {c->fd, POLLIN, 0};
+	int r;
+
+	if (c->in_off < c->in_len)
+		return false;
+	do
+		r = poll(&p, 1, PARK_GRACE_MS);
+	while (r < 0 && errno == EINTR);
+	if (r != 0)
+		return false;
+	return conn_park(c);
+}
+
+static void
+conn_run(struct conn *c)
+{
+	if (c->in == NULL && (c->in = malloc(CONN_BUF)) == NULL) {
+		log_error("%s: out of memory for a connection", c->peer);
+		conn_free(c);
+		return;
 	}
 	for (;;) {
 		struct http_event ev;
 		int r;
 
-		c.req = NULL;
-		c.body_ended = c.continue_sent = c.responded = false;
-		c.body_err = HTTP_E_NONE;
+		c->req = NULL;
+		c->body_ended = c->continue_sent = c->responded = false;
+		c->body_err = HTTP_E_NONE;
 		/* The first byte of a buffered pipelined request starts the head timer too. */
-		c.head_deadline_ms = now_ms() + (int64_t)srv->cfg.header_timeout * 1000;
-		r = conn_event(&c, c.in_off < c.in_len ? PH_HEAD : PH_IDLE, &ev);
+		c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
+		r = conn_event(c, c->in_off < c->in_len ? PH_HEAD : PH_IDLE, &ev);
 		if (r == 0)
 			break; /* clean close between requests */
 		if (r < 0) {
 			if (ev.err != HTTP_E_TRUNCATED)
-				conn_error_plain(&c, ev.err);
+				conn_error_plain(c, ev.err);
 			break;
 		}
 		if (ev.type != HTTP_EV_HEAD) {
-			conn_error_plain(&c, HTTP_E_SYNTAX);
+			conn_error_plain(c, HTTP_E_SYNTAX);
 			break;
 		}
-		c.req = http_conn_request(c.h);
-		atomic_fetch_add(&srv->requests, 1);
-		s3api_handle(&c);
-		if (c.dead)
+		c->req = http_conn_request(c->h);
+		atomic_fetch_add(&c->srv->requests, 1);
+		s3api_handle(c);
+		if (c->dead)
 			break;
-		if (!c.responded) {
+		if (!c->responded) {
 			struct http_header h = {"Content-Type", 12, "application/xml", 15};
 
-			c.close_after = true;
-			if (conn_respond(&c, 500, &h, 1, "", 0) != 0)
+			c->close_after = true;
+			if (conn_respond(c, 500, &h, 1, "", 0) != 0)
 				break;
 		}
-		if (!conn_drain(&c) || c.close_after || !c.req->keep_alive)
+		if (!conn_drain(c) || c->close_after || !c->req->keep_alive)
 			break;
-		if (http_next(c.h) != 0)
+		if (http_next(c->h) != 0)
 			break;
+		/* Between requests: the engine goes back to the pool. */
+		engine_give(c->e);
+		c->e = NULL;
+		if (!atomic_load(&c->srv->stopping) && conn_idle_park(c))
+			return; /* parked: the parker owns it now */
 	}
-out:
-	shutdown(fd, SHUT_RDWR);
-	close(fd);
-	engine_free(c.e);
-	http_conn_free(c.h);
-	free(c.in);
+	conn_free(c);
+}
+
+void
+conn_serve(struct server *srv, int fd, const char *peer)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || http_conn_new(&c->h, &srv->limits) != 0) {
+		log_error("%s: out of memory for a connection", peer);
+		free(c);
+		close(fd);
+		atomic_fetch_sub(&srv->nconn, 1);
+		return;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	conn_run(c);
 }

@@ -1,7 +1,8 @@
 /*
- * conn: one client connection, served by its own thread with blocking
- * socket I/O (the original design's model: a small unit of execution per
- * client, large buffers).  The S3 layer talks to the client only through
+ * conn: one client connection, served by a thread with blocking socket I/O
+ * while a request is under way (the original design's model: a small unit
+ * of execution per client, large buffers), parked in an epoll set without a
+ * thread while it idles between requests.  The S3 layer talks to the client only through
  * this interface, so a different connection engine (an epoll worker per
  * core, in the throughput issue) can serve the same handlers.
  *
@@ -22,9 +23,26 @@ struct server;
 struct engine;
 struct conn;
 
-/* conn_serve(srv, fd, peer): serve a connected socket until it closes;
- * runs in the calling thread and closes fd. */
+/*
+ * conn_serve(srv, fd, peer): serve a connected socket in the calling thread
+ * until it closes or goes idle between requests; an idle connection is
+ * parked (see conn_parker_start) and resumed on a new thread when its next
+ * request arrives.  The connection owns one count of srv->nconn and gives it
+ * back when it closes.
+ */
 void conn_serve(struct server *srv, int fd, const char *peer);
+
+/*
+ * conn_parker_start(srv): start the thread that holds idle keep-alive
+ * connections in an epoll set (no thread, no buffer, no engine each), wakes
+ * them when a request arrives, closes them after idle_timeout, and closes
+ * all of them once srv->stopping is set.  Without it, idle connections keep
+ * their threads.  conn_parker_stop(): wait for it (after stopping is set)
+ * and free the engine pool.  conn_parked(): how many are parked now.
+ */
+int conn_parker_start(struct server *srv) __attribute__((warn_unused_result));
+void conn_parker_stop(void);
+unsigned conn_parked(void);
 
 /* The request being served. */
 const struct http_request *conn_req(const struct conn *c);

@@ -215,8 +215,7 @@ conn_thread(void *arg)
 {
 	struct conn_arg *a = arg;
 
-	conn_serve(a->srv, a->fd, a->peer);
-	atomic_fetch_sub(&a->srv->nconn, 1);
+	conn_serve(a->srv, a->fd, a->peer); /* gives back its nconn count */
 	free(a);
 	return NULL;
 }
@@ -447,6 +446,7 @@ main(int argc, char **argv)
 	size_t passlen = 0;
 	struct passwd *pw = NULL;
 	int lfd = -1, afd = -1, rc, status = 1;
+	bool parker = false;
 
 	config_defaults(&srv.cfg);
 	for (int i = 1; i < argc; i++) {
@@ -664,6 +664,11 @@ main(int argc, char **argv)
 		}
 		afd = -1;
 	}
+	if (conn_parker_start(&srv) != 0) {
+		log_error("cannot start the idle-connection parker");
+		goto out;
+	}
+	parker = true;
 	print_banner(&srv);
 	if (write_port_file(&srv) != 0)
 		goto out;
@@ -708,6 +713,8 @@ main(int argc, char **argv)
 	close(lfd);
 	lfd = -1;
 	admin_stop(&srv);
+	conn_parker_stop(); /* closes the parked connections */
+	parker = false;
 	log_info("shutting down: waiting for %u connection(s)", atomic_load(&srv.nconn));
 	for (int i = 0; i < 100 && atomic_load(&srv.nconn) > 0; i++)
 		usleep(50000);
@@ -728,6 +735,10 @@ out:
 		(void)unlink(srv.cfg.admin_socket);
 	}
 	admin_stop(&srv);
+	if (parker) {
+		atomic_store(&srv.stopping, true);
+		conn_parker_stop();
+	}
 	secmem_free(root, KEYSTORE_KEY_LEN);
 	secmem_free(pass, PASS_MAX);
 	workq_free(srv.sealq);
