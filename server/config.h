@@ -29,6 +29,7 @@ struct config {
 	unsigned chunk_size;
 	unsigned seal_workers; /* 0: one per online CPU */
 	bool pipeline;         /* seal upload batches on the workers */
+	bool etag_md5;         /* ETag = MD5 of the content (else the object's random id) */
 	unsigned max_conns;
 	unsigned header_timeout; /* seconds */
 	unsigned body_timeout;   /* seconds without body bytes */

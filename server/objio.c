@@ -281,7 +281,7 @@ objio_close(struct objio_rd *r)
 
 int
 objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
-	     const struct objmeta *m, uint64_t size_hint, bool want_sha256, struct objio_wr **out)
+	     const struct objmeta *m, uint64_t size_hint, unsigned digests, struct objio_wr **out)
 {
 	struct format_params p;
 	struct objio_wr *w;
@@ -294,10 +294,11 @@ objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return CS_ENOMEM;
 	rc = CS_ENOMEM;
-	if ((w->md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1)
+	if ((digests & OBJIO_MD5) && ((w->md5 = EVP_MD_CTX_new()) == NULL ||
+				      EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1))
 		goto err;
-	if (want_sha256 && ((w->sha = EVP_MD_CTX_new()) == NULL ||
-			    EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1))
+	if ((digests & OBJIO_SHA256) && ((w->sha = EVP_MD_CTX_new()) == NULL ||
+					 EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1))
 		goto err;
 	if ((kek = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL)
 		goto err;
@@ -339,7 +340,7 @@ err:
 int
 objio_write(struct objio_wr *w, const void *data, size_t n)
 {
-	if (EVP_DigestUpdate(w->md5, data, n) != 1 ||
+	if ((w->md5 != NULL && EVP_DigestUpdate(w->md5, data, n) != 1) ||
 	    (w->sha != NULL && EVP_DigestUpdate(w->sha, data, n) != 1))
 		return CS_ECRYPTO;
 	return format_writer_write(w->fw, data, n);
@@ -352,7 +353,10 @@ objio_finish(struct objio_wr *w, uint32_t parts, const uint8_t *md5_in, uint8_t 
 	uint8_t d[16], s[32];
 	unsigned int n = 0;
 
-	if (EVP_DigestFinal_ex(w->md5, d, &n) != 1)
+	/* Without MD5 the ETag is the object's random id: new for every write. */
+	if (w->md5 == NULL)
+		memcpy(d, format_object_id(w->fo), 16);
+	else if (EVP_DigestFinal_ex(w->md5, d, &n) != 1)
 		return CS_ECRYPTO;
 	if (w->sha != NULL && EVP_DigestFinal_ex(w->sha, s, &n) != 1)
 		return CS_ECRYPTO;

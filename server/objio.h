@@ -90,8 +90,10 @@ void objio_close(struct objio_rd *r);
  * CS_ENOENT (the level has no active key), CS_EINVAL (metadata too large),
  * CS_EIO (errno says why, e.g. ENOSPC), CS_ENOMEM.
  */
+#define OBJIO_MD5    1u /* compute the plaintext's MD5 (the S3 ETag) */
+#define OBJIO_SHA256 2u /* compute its SHA-256 */
 int objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *okey,
-		 const struct objmeta *m, uint64_t size_hint, bool want_sha256,
+		 const struct objmeta *m, uint64_t size_hint, unsigned digests,
 		 struct objio_wr **out) __attribute__((warn_unused_result));
 
 /* objio_write(w, data, n): append plaintext. */

@@ -989,7 +989,12 @@ put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const st
 				: 0;
 	int rc;
 
-	if ((rc = objio_create(&r->x, b, okey, m, hint, false, &w)) != 0) {
+	/* The MD5 costs more than the cipher: only when the ETag is an MD5 or
+	 * the client sent Content-MD5 to be checked. */
+	if ((rc = objio_create(
+		     &r->x, b, okey, m, hint,
+		     r->srv->cfg.etag_md5 || header(r, "Content-MD5", NULL) != NULL ? OBJIO_MD5 : 0,
+		     &w)) != 0) {
 		create_failed(r, b, rc, "creating the object");
 		return -1;
 	}
@@ -1407,7 +1412,7 @@ op_create_upload(struct req *r)
 	hex_encode(id, rnd, sizeof(rnd));
 	snprintf(key, sizeof(key), "u-%s", id);
 	/* objio_commit releases w, also when it fails; only an unfinished w is aborted. */
-	if ((rc = objio_create(&r->x, &b, key, &m, 0, false, &w)) != 0) {
+	if ((rc = objio_create(&r->x, &b, key, &m, 0, OBJIO_MD5, &w)) != 0) {
 		create_failed(r, &b, rc, "creating the upload");
 		goto out;
 	}
@@ -1744,7 +1749,7 @@ op_complete_upload(struct req *r)
 	m = *objio_meta(up);
 	m.mtime_ms = mtime;
 	catalog_object_key(r->srv->cat, &b, r->key, okey);
-	if ((rc = objio_create(&r->x, &b, okey, &m, total, false, &w)) != 0) {
+	if ((rc = objio_create(&r->x, &b, okey, &m, total, 0, &w)) != 0) {
 		memset(&m, 0, sizeof(m));
 		create_failed(r, &b, rc, "creating the object");
 		goto out;

@@ -616,13 +616,41 @@ def c_tamper(srv):
     expect(rc == 0, "restored: %s %s" % (out, err))
 
 
-@check("a passphrase-derived root key: start, restart, and a wrong passphrase refused")
+@check("a passphrase-derived root key: start, restart, a wrong passphrase refused; "
+       "--etag-md5 false: random ETags, MD5 ETags when Content-MD5 is sent")
 def c_passphrase(base):
-    srv = Server(base, "pass", ["--root-passphrase", "fd:0", "--scrypt-logn", "12"],
+    srv = Server(base, "pass", ["--root-passphrase", "fd:0", "--scrypt-logn", "12",
+                                "--etag-md5", "false"],
                  stdin=b"correct horse battery\n")
     try:
         srv.start()
-        srv.s3("s1").put_object(Bucket="level-s1", Key="p", Body=b"sealed by a passphrase")
+        c = srv.s3("s1")
+        body = b"sealed by a passphrase"
+        md5 = '"%s"' % hashlib.md5(body).hexdigest()
+        # boto3 sends Content-MD5 with every PutObject, curl does not.
+        akid, secret = srv.creds["s1"]
+
+        def curl_put(key):
+            p = subprocess.run(
+                ["curl", "-sS", "-D", "-", "-o", "/dev/null", "--aws-sigv4",
+                 "aws:amz:us-east-1:s3", "--user", "%s:%s" % (akid, secret), "-H",
+                 "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", "-",
+                 "http://127.0.0.1:%d/level-s1/%s" % (srv.port, key)],
+                input=body, capture_output=True, timeout=30)
+            m = re.search(rb"(?im)^etag: *(\S+)", p.stdout)
+            expect(p.returncode == 0 and m, "curl PUT: %s %s" % (p.stdout, p.stderr))
+            return m.group(1).decode()
+
+        e1, e2 = curl_put("p"), curl_put("q")
+        expect(re.fullmatch(r'"[0-9a-f]{32}"', e1) and e1 != md5 and e1 != e2,
+               "ETags %s %s (MD5 %s)" % (e1, e2, md5))
+        expect(c.head_object(Bucket="level-s1", Key="p")["ETag"] == e1, "HEAD ETag")
+        listed = {o["Key"]: o["ETag"] for o in c.list_objects_v2(Bucket="level-s1")["Contents"]}
+        expect(listed == {"p": e1, "q": e2}, "listed %s" % listed)
+        import base64
+        e3 = c.put_object(Bucket="level-s1", Key="r", Body=body,
+                          ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode())
+        expect(e3["ETag"] == md5, "with Content-MD5: %s" % e3["ETag"])
         expect(srv.stop() == 0, "stop")
         expect(not os.path.exists(srv.root), "a root key file was written")
         srv.start()

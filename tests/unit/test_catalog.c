@@ -206,7 +206,7 @@ test_index_rebuilt_from_objects(void **state)
 	catalog_object_key(v.cat, &b, "photos/2026/dog.jpg", okey2);
 	assert_string_not_equal(okey, okey2);
 	assert_null(strstr(okey, "cat"));
-	assert_int_equal(objio_create(&x, &b, okey, &m, 10000, false, &w), 0);
+	assert_int_equal(objio_create(&x, &b, okey, &m, 10000, OBJIO_MD5, &w), 0);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(objio_write(w, "0123456789", 10), 0);
 	assert_int_equal(objio_finish(w, 0, NULL, md5, NULL, NULL), 0);
