@@ -9,6 +9,7 @@
 #include "util/hex.h"
 #include "util/secmem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@ struct objio_wr {
 	struct format_writer *fw;
 	EVP_MD_CTX *md5, *sha;
 	uint64_t size;
+	/* errno of the first failed store write.  Sealing workers write, and
+	 * errno is per thread: the caller gets it back from here (ENOSPC must
+	 * stay ENOSPC). */
+	int sink_errno;
 };
 
 static long
@@ -39,7 +44,25 @@ rd_source(void *arg, uint64_t off, const struct iovec *iov, int n)
 static int
 wr_sink(void *arg, uint64_t off, const struct iovec *iov, int n)
 {
-	return store_wr_write(arg, off, iov, n);
+	struct objio_wr *w = arg;
+	int rc = store_wr_write(w->sw, off, iov, n), none = 0;
+
+	if (rc != 0)
+		(void)__atomic_compare_exchange_n(&w->sink_errno, &none, errno != 0 ? errno : EIO,
+						  false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* wr_errno: a failed write's result, with the errno of the failed store
+ * write (which may have happened on a sealing worker). */
+static int
+wr_errno(struct objio_wr *w, int rc)
+{
+	int e = __atomic_load_n(&w->sink_errno, __ATOMIC_RELAXED);
+
+	if (rc != 0 && e != 0)
+		errno = e;
+	return rc;
 }
 
 /* objio_load: read header and trailer of an open store object and open it. */
@@ -265,7 +288,7 @@ int
 objio_read(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint64_t len,
 	   int (*out)(void *arg, const uint8_t *data, size_t n), void *arg)
 {
-	return format_read(r->fo, x->e, rd_source, r->rd, off, len, out, arg);
+	return format_read_async(r->fo, x->e, rd_source, r->rd, off, len, out, arg, x->q);
 }
 
 void
@@ -324,7 +347,7 @@ objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *
 				  size_hint > 0 ? format_stored_size(w->fo, size_hint) : 0,
 				  &w->sw)) != 0)
 		goto err;
-	if ((rc = format_writer_new_async(&w->fw, w->fo, x->e, wr_sink, w->sw, x->q)) != 0)
+	if ((rc = format_writer_new_async(&w->fw, w->fo, x->e, wr_sink, w, x->q)) != 0)
 		goto err;
 	secmem_free(kek, KEYSTORE_KEY_LEN);
 	free(meta);
@@ -343,7 +366,7 @@ objio_write(struct objio_wr *w, const void *data, size_t n)
 	if ((w->md5 != NULL && EVP_DigestUpdate(w->md5, data, n) != 1) ||
 	    (w->sha != NULL && EVP_DigestUpdate(w->sha, data, n) != 1))
 		return CS_ECRYPTO;
-	return format_writer_write(w->fw, data, n);
+	return wr_errno(w, format_writer_write(w->fw, data, n));
 }
 
 int
@@ -364,7 +387,7 @@ objio_finish(struct objio_wr *w, uint32_t parts, const uint8_t *md5_in, uint8_t 
 		memcpy(md5, d, 16);
 	if (sha256 != NULL && w->sha != NULL)
 		memcpy(sha256, s, 32);
-	return format_writer_finish(w->fw, md5_in != NULL ? md5_in : d, parts, len);
+	return wr_errno(w, format_writer_finish(w->fw, md5_in != NULL ? md5_in : d, parts, len));
 }
 
 int
@@ -382,8 +405,10 @@ objio_abort(struct objio_wr *w)
 {
 	if (w == NULL)
 		return;
-	store_wr_abort(w->sw);
+	/* The writer first: freeing it waits for the sealing workers, which
+	 * still write through w->sw. */
 	format_writer_free(w->fw);
+	store_wr_abort(w->sw);
 	format_free(w->fo);
 	EVP_MD_CTX_free(w->md5);
 	EVP_MD_CTX_free(w->sha);

@@ -964,70 +964,182 @@ format_writer_free(struct format_writer *w)
 
 /* ---- reading ------------------------------------------------------------- */
 
-int
-format_read(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
-	    uint64_t off, uint64_t len, format_out_fn out, void *oarg)
-{
-	struct engine_rec recs[FORMAT_BATCH];
-	struct iovec iov[FORMAT_BATCH];
-	size_t recsz = format_rec_size(o), ivl = o->suite->iv_len, tl = o->suite->tag_len;
-	uint64_t first, last, i;
+/*
+ * Reading goes in batches of up to FORMAT_BATCH chunks: one positional read
+ * (rslot_load), one engine call, then the verified plaintext goes out in
+ * order (rslot_emit).  With a work queue, the next batch is read and opened
+ * by a worker while the caller sends the current one.
+ */
+struct rslot {
+	struct format_obj *o;
+	format_source_fn source;
+	void *sarg;
 	uint8_t *bufs;
+	struct engine_rec recs[FORMAT_BATCH];
+	uint64_t first; /* chunk index of recs[0] */
+	size_t n;
+	int rc;
+	bool busy;
+	pthread_mutex_t *mu;
+	pthread_cond_t *cv;
+};
+
+/* rslot_load: read chunks first.. (n of them) and open them with e. */
+static void
+rslot_load(struct rslot *s, struct engine *e)
+{
+	struct format_obj *o = s->o;
+	struct iovec iov[FORMAT_BATCH];
+	size_t recsz = format_rec_size(o), ivl = o->suite->iv_len, tl = o->suite->tag_len, want = 0;
+	long got;
+
+	for (size_t k = 0; k < s->n; k++) {
+		bool fin = s->first + k == o->nchunks - 1;
+		size_t st = fin ? format_final_stored(o, o->len) : format_stride(o);
+
+		iov[k].iov_base = s->bufs + k * recsz + FORMAT_AAD_LEN;
+		iov[k].iov_len = st;
+		want += st;
+		format_rec_init(o, &s->recs[k], s->bufs + k * recsz, s->first + k, fin,
+				st - ivl - tl);
+	}
+	got = s->source(s->sarg, format_chunk_offset(o, s->first), iov, (int)s->n);
+	if (got < 0) {
+		s->rc = (int)got;
+		return;
+	}
+	if ((size_t)got != want) {
+		s->rc = CS_EAUTH;
+		return;
+	}
+	/* Statuses are per record (engine_open sets each): rslot_emit
+	 * releases only the verified prefix and stops at the first failure. */
+	if (engine_open(e, s->recs, s->n) != 0) {
+		/* reported per record */
+	}
+	s->rc = 0;
+}
+
+/* rslot_emit: hand the plaintext of [off, off+len) in s's chunks to out. */
+static int
+rslot_emit(struct rslot *s, uint64_t off, uint64_t len, format_out_fn out, void *oarg)
+{
+	struct format_obj *o = s->o;
+	int rc = s->rc;
+
+	for (size_t k = 0; k < s->n && rc == 0; k++) {
+		uint64_t i = s->first + k, cstart = i * o->chunk, from, to;
+		struct engine_rec *r = &s->recs[k];
+
+		if (r->status != 0 || r->len != (i == o->nchunks - 1 ? o->len - cstart : o->chunk))
+			return CS_EAUTH;
+		/* The chunk holds plaintext [cstart, cstart + r->len). */
+		from = off > cstart ? off - cstart : 0;
+		to = off + len - cstart < r->len ? off + len - cstart : r->len;
+		if (to > from)
+			rc = out(oarg, format_rec_text(o, r->buf) + from, to - from);
+	}
+	return rc;
+}
+
+static void
+rslot_job(void *arg, void *ctx)
+{
+	struct rslot *s = arg;
+
+	rslot_load(s, ctx);
+	pthread_mutex_lock(s->mu);
+	s->busy = false;
+	pthread_cond_broadcast(s->cv);
+	pthread_mutex_unlock(s->mu);
+}
+
+int
+format_read_async(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+		  uint64_t off, uint64_t len, format_out_fn out, void *oarg, struct workq *q)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	struct rslot slots[FORMAT_SLOTS];
+	size_t recsz = format_rec_size(o);
+	unsigned ns = q != NULL ? FORMAT_SLOTS : 1;
+	uint64_t first, last, next;
 	int rc = 0;
 
 	if (off > o->len || len > o->len - off)
 		return CS_ERANGE;
 	if (len == 0)
 		return 0;
-	if ((bufs = malloc(FORMAT_BATCH * recsz)) == NULL)
-		return CS_ENOMEM;
 	first = off / o->chunk;
 	last = (off + len - 1) / o->chunk;
-	for (i = first; i <= last && rc == 0;) {
-		size_t n = 0, want = 0;
-		long got;
+	memset(slots, 0, sizeof(slots));
+	for (unsigned k = 0; k < ns; k++) {
+		slots[k] = (struct rslot){
+			.o = o, .source = source, .sarg = sarg, .mu = &mu, .cv = &cv};
+		if ((slots[k].bufs = malloc(FORMAT_BATCH * recsz)) == NULL)
+			rc = CS_ENOMEM;
+	}
+	/* Batch b covers chunks first + b*FORMAT_BATCH ..; slot b % ns holds it. */
+	next = first;
+	for (unsigned k = 0; rc == 0 && q != NULL && k < ns && next <= last; k++) {
+		slots[k].first = next;
+		slots[k].n =
+			last - next + 1 < FORMAT_BATCH ? (size_t)(last - next + 1) : FORMAT_BATCH;
+		next += slots[k].n;
+		slots[k].busy = true;
+		if ((rc = workq_submit(q, rslot_job, &slots[k])) != 0)
+			slots[k].busy = false;
+	}
+	for (unsigned b = 0; rc == 0; b++) {
+		struct rslot *s = &slots[b % ns];
 
-		for (; n < FORMAT_BATCH && i + n <= last; n++) {
-			bool fin = i + n == o->nchunks - 1;
-			size_t st = fin ? format_final_stored(o, o->len) : format_stride(o);
-
-			iov[n].iov_base = bufs + n * recsz + FORMAT_AAD_LEN;
-			iov[n].iov_len = st;
-			want += st;
-			format_rec_init(o, &recs[n], bufs + n * recsz, i + n, fin, st - ivl - tl);
-		}
-		got = source(sarg, format_chunk_offset(o, i), iov, (int)n);
-		if (got < 0) {
-			rc = (int)got;
-			break;
-		}
-		if ((size_t)got != want) {
-			rc = CS_EAUTH;
-			break;
-		}
-		if (engine_open(e, recs, n) != 0) {
-			/* Statuses are per record: the loop below releases only the
-			 * verified prefix and stops at the first failure. */
-		}
-		for (size_t k = 0; k < n && rc == 0; k++, i++) {
-			uint64_t cstart = i * o->chunk, from, to;
-
-			if (recs[k].status != 0) {
-				rc = CS_EAUTH;
+		if (q == NULL) {
+			if (next > last)
 				break;
+			s->first = next;
+			s->n = last - next + 1 < FORMAT_BATCH ? (size_t)(last - next + 1)
+							      : FORMAT_BATCH;
+			next += s->n;
+			rslot_load(s, e);
+		} else {
+			pthread_mutex_lock(&mu);
+			while (s->busy)
+				pthread_cond_wait(&cv, &mu);
+			pthread_mutex_unlock(&mu);
+			if (s->n == 0)
+				break; /* nothing was submitted to this slot: done */
+		}
+		rc = rslot_emit(s, off, len, out, oarg);
+		if (q != NULL) {
+			s->n = 0;
+			if (rc == 0 && next <= last) {
+				s->first = next;
+				s->n = last - next + 1 < FORMAT_BATCH ? (size_t)(last - next + 1)
+								      : FORMAT_BATCH;
+				next += s->n;
+				s->busy = true;
+				if ((rc = workq_submit(q, rslot_job, s)) != 0)
+					s->busy = false;
 			}
-			/* The chunk holds plaintext [cstart, cstart + recs[k].len). */
-			from = off > cstart ? off - cstart : 0;
-			to = off + len - cstart < recs[k].len ? off + len - cstart : recs[k].len;
-			if (recs[k].len != (i == o->nchunks - 1 ? o->len - cstart : o->chunk)) {
-				rc = CS_EAUTH;
-				break;
-			}
-			if (to > from)
-				rc = out(oarg, format_rec_text(o, recs[k].buf) + from, to - from);
 		}
 	}
-	secmem_wipe(bufs, FORMAT_BATCH * recsz);
-	free(bufs);
+	/* Never free a buffer a worker still fills. */
+	pthread_mutex_lock(&mu);
+	for (unsigned k = 0; k < ns; k++)
+		while (slots[k].busy)
+			pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	for (unsigned k = 0; k < ns; k++)
+		if (slots[k].bufs != NULL) {
+			secmem_wipe(slots[k].bufs, FORMAT_BATCH * recsz);
+			free(slots[k].bufs);
+		}
 	return rc;
+}
+
+int
+format_read(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+	    uint64_t off, uint64_t len, format_out_fn out, void *oarg)
+{
+	return format_read_async(o, e, source, sarg, off, len, out, oarg, NULL);
 }

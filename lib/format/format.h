@@ -264,4 +264,15 @@ int format_read(struct format_obj *o, struct engine *e, format_source_fn source,
 		uint64_t off, uint64_t len, format_out_fn out, void *oarg)
 	__attribute__((warn_unused_result));
 
+/*
+ * format_read_async(..., q): format_read(), with the next batch read and
+ * opened by q's workers (each with its own engine as its context) while
+ * out() runs for the current one on the caller's thread; out() still sees
+ * the plaintext strictly in order and only after it verified.  The source
+ * is then called from other threads (at distinct offsets).
+ */
+int format_read_async(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+		      uint64_t off, uint64_t len, format_out_fn out, void *oarg, struct workq *q)
+	__attribute__((warn_unused_result));
+
 #endif /* CS_FORMAT_H */

@@ -660,6 +660,37 @@ test_async_writer(void **state)
 			assert_int_equal(a.n, sizes[i]);
 			if (sizes[i] > 0)
 				assert_memory_equal(a.b, plain, sizes[i]);
+			/* Read back through the workers too: whole, and a range. */
+			assert_int_equal(open_obj(&o, &l.m, NULL, NULL, engines[k]), 0);
+			a.n = 0;
+			assert_int_equal(format_read_async(o, engines[k], mem_source, &l.m, 0,
+							   sizes[i], acc_out, &a, q),
+					 0);
+			assert_int_equal(a.n, sizes[i]);
+			if (sizes[i] > 0)
+				assert_memory_equal(a.b, plain, sizes[i]);
+			if (sizes[i] > 3000) {
+				a.n = 0;
+				assert_int_equal(format_read_async(o, engines[k], mem_source, &l.m,
+								   1000, sizes[i] - 2000, acc_out,
+								   &a, q),
+						 0);
+				assert_int_equal(a.n, sizes[i] - 2000);
+				assert_memory_equal(a.b, plain + 1000, sizes[i] - 2000);
+			}
+			/* A damaged chunk in a later batch: the verified prefix only. */
+			if (sizes[i] >= 40 * 1024) {
+				size_t bad = 35, good = bad * C;
+
+				l.m.b[format_chunk_offset(o, bad) + 20] ^= 1;
+				a.n = 0;
+				assert_int_equal(format_read_async(o, engines[k], mem_source, &l.m,
+								   0, sizes[i], acc_out, &a, q),
+						 CS_EAUTH);
+				assert_int_equal(a.n, good);
+				assert_memory_equal(a.b, plain, good);
+			}
+			format_free(o);
 			free(a.b);
 			free(l.m.b);
 			free(plain);
