@@ -352,6 +352,55 @@ conn_write(struct conn *c, const void *p, size_t n)
 	return conn_send(c, p, n);
 }
 
+int
+conn_writev(struct conn *c, const struct iovec *iov, int n)
+{
+	struct iovec v[64];
+	struct msghdr m;
+	int i = 0;
+
+	if (n < 0 || n > 64)
+		return CS_EINVAL;
+	memcpy(v, iov, (size_t)n * sizeof(*v));
+	while (i < n) {
+		struct pollfd pf = {c->fd, POLLOUT, 0};
+		ssize_t k;
+
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = v + i;
+		m.msg_iovlen = (size_t)(n - i);
+		k = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int r = poll(&pf, 1, (int)c->srv->cfg.body_timeout * 1000);
+
+			if (r <= 0 && !(r < 0 && errno == EINTR)) {
+				c->dead = true;
+				return CS_EIO;
+			}
+			continue;
+		}
+		if (k <= 0) {
+			c->dead = true;
+			return CS_EIO;
+		}
+		atomic_fetch_add(&c->srv->bytes_out, (uint64_t)k);
+		/* Skip what went out, finishing a partly sent piece next time. */
+		for (size_t left = (size_t)k; i < n && left > 0;) {
+			if (left >= v[i].iov_len) {
+				left -= v[i].iov_len;
+				i++;
+			} else {
+				v[i].iov_base = (uint8_t *)v[i].iov_base + left;
+				v[i].iov_len -= left;
+				left = 0;
+			}
+		}
+		while (i < n && v[i].iov_len == 0)
+			i++;
+	}
+	return 0;
+}
+
 /* conn_drain: read and drop what is left of the request body, if small. */
 static bool
 conn_drain(struct conn *c)

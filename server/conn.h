@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "http/http.h"
 
@@ -74,6 +75,8 @@ int conn_respond(struct conn *c, int status, const struct http_header *h, size_t
 int conn_respond_head(struct conn *c, int status, const struct http_header *h, size_t nh,
 		      uint64_t content_length) __attribute__((warn_unused_result));
 int conn_write(struct conn *c, const void *p, size_t n) __attribute__((warn_unused_result));
+/* conn_writev(c, iov, n): conn_write() of n (<= 64) pieces in as few sendmsg calls as may be. */
+int conn_writev(struct conn *c, const struct iovec *iov, int n) __attribute__((warn_unused_result));
 
 /* conn_close_after(c): answer with "Connection: close" and close afterwards. */
 void conn_close_after(struct conn *c);

@@ -291,6 +291,13 @@ objio_read(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint64_t
 	return format_read_async(r->fo, x->e, rd_source, r->rd, off, len, out, arg, x->q);
 }
 
+int
+objio_readv(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint64_t len,
+	    int (*outv)(void *arg, const struct iovec *iov, int n), void *arg)
+{
+	return format_read_v(r->fo, x->e, rd_source, r->rd, off, len, outv, arg, x->q);
+}
+
 void
 objio_close(struct objio_rd *r)
 {

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "catalog.h"
 #include "crypto/suite.h"
@@ -82,6 +83,10 @@ int objio_read(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint
 	       int (*out)(void *arg, const uint8_t *data, size_t n), void *arg)
 	__attribute__((warn_unused_result));
 
+/* objio_readv(): objio_read() with one outv() call per batch of chunks. */
+int objio_readv(const struct objio_ctx *x, struct objio_rd *r, uint64_t off, uint64_t len,
+		int (*outv)(void *arg, const struct iovec *iov, int n), void *arg)
+	__attribute__((warn_unused_result));
 void objio_close(struct objio_rd *r);
 
 /*

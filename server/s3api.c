@@ -1088,11 +1088,11 @@ struct get_out {
 };
 
 static int
-get_sink(void *arg, const uint8_t *p, size_t n)
+get_sink(void *arg, const struct iovec *iov, int n)
 {
 	struct get_out *g = arg;
 
-	return g->rc = conn_write(g->c, p, n);
+	return g->rc = conn_writev(g->c, iov, n);
 }
 
 /* parse_range: "bytes=a-b" etc.; 0 ok, 1 no usable range (serve all), -1 unsatisfiable. */
@@ -1224,7 +1224,7 @@ op_get_object(struct req *r, bool head)
 	{
 		struct get_out g = {r->c, 0};
 
-		rc = objio_read(&r->x, rd, off, len, get_sink, &g);
+		rc = objio_readv(&r->x, rd, off, len, get_sink, &g);
 		if (rc != 0) {
 			/* The head is out: the only honest signal left is to cut the
 			 * connection before the announced length. */

@@ -1020,24 +1020,41 @@ rslot_load(struct rslot *s, struct engine *e)
 	s->rc = 0;
 }
 
-/* rslot_emit: hand the plaintext of [off, off+len) in s's chunks to out. */
+/*
+ * rslot_emit: hand the plaintext of [off, off+len) in s's chunks to outv,
+ * in one call for the verified prefix; CS_EAUTH after it if a chunk failed.
+ */
 static int
-rslot_emit(struct rslot *s, uint64_t off, uint64_t len, format_out_fn out, void *oarg)
+rslot_emit(struct rslot *s, uint64_t off, uint64_t len, format_outv_fn outv, void *oarg)
 {
 	struct format_obj *o = s->o;
-	int rc = s->rc;
+	struct iovec iov[FORMAT_BATCH];
+	int n = 0, rc = s->rc;
 
 	for (size_t k = 0; k < s->n && rc == 0; k++) {
 		uint64_t i = s->first + k, cstart = i * o->chunk, from, to;
 		struct engine_rec *r = &s->recs[k];
 
-		if (r->status != 0 || r->len != (i == o->nchunks - 1 ? o->len - cstart : o->chunk))
-			return CS_EAUTH;
+		if (r->status != 0 ||
+		    r->len != (i == o->nchunks - 1 ? o->len - cstart : o->chunk)) {
+			rc = CS_EAUTH;
+			break;
+		}
 		/* The chunk holds plaintext [cstart, cstart + r->len). */
 		from = off > cstart ? off - cstart : 0;
 		to = off + len - cstart < r->len ? off + len - cstart : r->len;
-		if (to > from)
-			rc = out(oarg, format_rec_text(o, r->buf) + from, to - from);
+		if (to > from) {
+			iov[n].iov_base = format_rec_text(o, r->buf) + from;
+			iov[n++].iov_len = to - from;
+		}
+	}
+	if (s->rc != 0)
+		return s->rc;
+	if (n > 0) {
+		int orc = outv(oarg, iov, n);
+
+		if (orc != 0)
+			return orc;
 	}
 	return rc;
 }
@@ -1055,8 +1072,8 @@ rslot_job(void *arg, void *ctx)
 }
 
 int
-format_read_async(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
-		  uint64_t off, uint64_t len, format_out_fn out, void *oarg, struct workq *q)
+format_read_v(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+	      uint64_t off, uint64_t len, format_outv_fn out, void *oarg, struct workq *q)
 {
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -1135,6 +1152,32 @@ format_read_async(struct format_obj *o, struct engine *e, format_source_fn sourc
 			free(slots[k].bufs);
 		}
 	return rc;
+}
+
+/* One call per piece, for callers of the format_out_fn kind. */
+struct outv_adapter {
+	format_out_fn out;
+	void *arg;
+};
+
+static int
+outv_pieces(void *arg, const struct iovec *iov, int n)
+{
+	struct outv_adapter *a = arg;
+	int rc = 0;
+
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = a->out(a->arg, iov[i].iov_base, iov[i].iov_len);
+	return rc;
+}
+
+int
+format_read_async(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+		  uint64_t off, uint64_t len, format_out_fn out, void *oarg, struct workq *q)
+{
+	struct outv_adapter a = {out, oarg};
+
+	return format_read_v(o, e, source, sarg, off, len, outv_pieces, &a, q);
 }
 
 int

@@ -275,4 +275,14 @@ int format_read_async(struct format_obj *o, struct engine *e, format_source_fn s
 		      uint64_t off, uint64_t len, format_out_fn out, void *oarg, struct workq *q)
 	__attribute__((warn_unused_result));
 
+/*
+ * format_read_v(..., outv, oarg, q): the same with one outv() call per batch
+ * (an iovec per chunk piece, up to FORMAT_BATCH), so that a caller sending
+ * to a socket makes one sendmsg per batch instead of one send per chunk.
+ */
+typedef int (*format_outv_fn)(void *arg, const struct iovec *iov, int n);
+int format_read_v(struct format_obj *o, struct engine *e, format_source_fn source, void *sarg,
+		  uint64_t off, uint64_t len, format_outv_fn outv, void *oarg, struct workq *q)
+	__attribute__((warn_unused_result));
+
 #endif /* CS_FORMAT_H */
