@@ -718,14 +718,18 @@ def main():
         for c in tail:
             c(srv)
         stop_rc = srv.stop()
-        if stop_rc == 0 and "ERROR" not in srv.tail(10000):
+        log = srv.tail(100000)
+        if stop_rc == 0 and "ERROR" not in log and "Sanitizer" not in log and \
+                "runtime error" not in log:
             results.append((True, "clean stop", ""))
-            print("ok %d - clean stop, no ERROR in the server log" % len(results))
+            print("ok %d - clean stop, no ERROR or sanitizer report in the server log" %
+                  len(results))
         else:
             results.append((False, "clean stop", ""))
-            print("not ok %d - clean stop (rc %s), no ERROR in the server log" %
-                  (len(results), stop_rc))
-            for l in [l for l in srv.tail(10000).splitlines() if "ERROR" in l][:10]:
+            print("not ok %d - clean stop (rc %s), no ERROR or sanitizer report in the server "
+                  "log" % (len(results), stop_rc))
+            for l in [l for l in log.splitlines() if "ERROR" in l or "Sanitizer" in l or
+                      "runtime error" in l][:10]:
                 print("# " + l)
         c_passphrase(base)
         c_drop(base)
