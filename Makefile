@@ -8,13 +8,14 @@
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks
 #   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
+#   make soak       the crash loop: 200 rounds of kill -9 during 100 uploads (~12 min, /var/tmp)
 #   make format     clang-format the tree in place
 #   make clean      remove the build directories
 
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run check asan bench bench-shred format clean deps deps-check deps-run
+.PHONY: all build run check asan bench bench-shred soak format clean deps deps-check deps-run
 
 all: build
 
@@ -79,6 +80,10 @@ bench: deps build-release/build.ninja
 bench-shred: deps-check build-release/build.ninja
 	$(NINJA) -C build-release
 	/usr/bin/python3 bench/shredbench.py --build build-release
+
+soak: deps-check build/build.ninja
+	$(NINJA) -C build
+	/usr/bin/python3 tests/integration/crash_test.py build/server/cryptstored --rounds 200
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -3,10 +3,13 @@
  *
  * Layout: <root>/<space>/<key>, every directory 0700 and every file 0600.
  * A write goes to <root>/<space>/.tmp-<random> (O_EXCL), is fallocate'd to
- * the expected size, and on commit is fdatasync'ed, renamed over <key> and
- * the directory fsync'ed: after a crash either the old or the new object is
- * there, never a part, and only .tmp- files can be left over; they are
- * removed when the store is opened.
+ * the expected size, and on commit is fdatasync'ed, swapped with <key>
+ * (RENAME_EXCHANGE, or renamed if there is no old object) and the directory
+ * fsync'ed; then the old object, now under the temporary name, is unlinked.
+ * If the directory fsync fails the swap is undone.  A delete renames <key>
+ * to a .tmp- tombstone, fsyncs and unlinks it.  After a crash either the old
+ * or the new object is there, never a part, and only .tmp- files can be
+ * left over; they are removed when the store is opened.
  */
 #include "store.h"
 #include "store_impl.h"
@@ -348,12 +351,24 @@ fs_list(struct store *base, const char *space, int (*cb)(void *arg, const char *
 	return rc;
 }
 
+/* fs_tmpname: a fresh random temporary name (swept at open if left over). */
+static int
+fs_tmpname(char *out, size_t n)
+{
+	uint8_t rnd[8];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return CS_ECRYPTO;
+	snprintf(out, n, TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	return 0;
+}
+
 static int
 fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hint,
 	     struct store_wr **out)
 {
 	struct fs_store *s = (struct fs_store *)base;
-	uint8_t rnd[8];
 	struct fs_wr *w;
 	int rc;
 
@@ -369,12 +384,8 @@ fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hi
 		free(w);
 		return rc;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		rc = CS_ECRYPTO;
+	if ((rc = fs_tmpname(w->tmp, sizeof(w->tmp))) != 0)
 		goto err;
-	}
-	snprintf(w->tmp, sizeof(w->tmp), TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	w->fd = openat(w->dir, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w->fd < 0) {
 		rc = CS_EIO;
@@ -464,6 +475,7 @@ static int
 fs_wr_commit(struct store_wr *base)
 {
 	struct fs_wr *w = (struct fs_wr *)base;
+	bool swapped = false;
 	int saved;
 
 	/* Give back what fallocate reserved beyond the data. */
@@ -471,15 +483,38 @@ fs_wr_commit(struct store_wr *base)
 		goto err;
 	if (w->s->sync == STORE_SYNC_FULL && fdatasync(w->fd) != 0)
 		goto err;
-	if (renameat(w->dir, w->tmp, w->dir, w->key) != 0)
+	/*
+	 * Swap the new object in and keep the old one under the temporary name
+	 * until the swap is durable.  If the directory sync fails, the swap is
+	 * undone and, as store.h promises, nothing changed: reporting the error
+	 * with the new object in place would leave the caller's view (the
+	 * server's index) describing an object that is gone.  What a crash
+	 * leaves is then either object, as after any failed write; if the undo
+	 * fails too, the new object stays.  No old object (ENOENT) or no
+	 * RENAME_EXCHANGE here (EINVAL, ENOSYS): a plain rename, undone by
+	 * renaming back.  The caller serialises commits of one key.
+	 */
+	if (w->s->sync == STORE_SYNC_FULL &&
+	    renameat2(w->dir, w->tmp, w->dir, w->key, RENAME_EXCHANGE) == 0)
+		swapped = true;
+	else if (w->s->sync == STORE_SYNC_FULL && errno != ENOENT && errno != EINVAL &&
+		 errno != ENOSYS)
+		goto err;
+	else if (renameat(w->dir, w->tmp, w->dir, w->key) != 0)
 		goto err;
 	if (fs_dirsync(w->s, w->dir) != 0) {
-		/* Renamed but maybe not durable: report it; the object is there. */
 		saved = errno;
-		fs_wr_release(w);
+		if (swapped)
+			(void)renameat2(w->dir, w->tmp, w->dir, w->key, RENAME_EXCHANGE);
+		else
+			(void)renameat(w->dir, w->key, w->dir, w->tmp);
+		fs_wr_abort(base);
 		errno = saved;
 		return CS_EIO;
 	}
+	/* The old object; after a crash first, the sweep at open removes it. */
+	if (swapped)
+		(void)unlinkat(w->dir, w->tmp, 0);
 	fs_wr_release(w);
 	return 0;
 err:
@@ -566,11 +601,39 @@ static int
 fs_del(struct store *base, const char *space, const char *key)
 {
 	struct fs_store *s = (struct fs_store *)base;
+	char tomb[32];
 	int sp = fs_space(s, space), rc;
 
 	if (sp < 0)
 		return fs_err();
-	rc = unlinkat(sp, key, 0) == 0 ? fs_dirsync(s, sp) : fs_err();
+	if (s->sync == STORE_SYNC_NONE) {
+		rc = unlinkat(sp, key, 0) == 0 ? 0 : fs_err();
+		close(sp);
+		return rc;
+	}
+	/*
+	 * Rename to a tombstone, sync, then unlink the tombstone: if the sync
+	 * fails, the rename is undone and the object is still there, as the
+	 * caller (which reports the error and keeps its index entry) believes.
+	 * Undone without replacing: a key written meanwhile keeps the newer
+	 * object.  A tombstone left by a crash is swept at open.
+	 */
+	if ((rc = fs_tmpname(tomb, sizeof(tomb))) != 0)
+		goto out;
+	if (renameat(sp, key, sp, tomb) != 0) {
+		rc = fs_err();
+		goto out;
+	}
+	if ((rc = fs_dirsync(s, sp)) != 0) {
+		int saved = errno;
+
+		if (renameat2(sp, tomb, sp, key, RENAME_NOREPLACE) != 0)
+			(void)unlinkat(sp, tomb, 0);
+		errno = saved;
+		goto out;
+	}
+	(void)unlinkat(sp, tomb, 0);
+out:
 	close(sp);
 	return rc;
 }
