@@ -47,6 +47,7 @@ static const struct key keys[] = {
 	S(audit_dir, "directory of the tamper-evident audit log"),
 	L(audit_rotate, "rotate the audit log when it reaches this many bytes"),
 	S(user, "drop privileges to this user after start-up (when started as root)"),
+	B(sandbox, "confine the server with a seccomp allow-list after start-up (true/false)"),
 	S(region, "region name clients sign for"),
 	S(suite, "suite for new objects: aes-256-cbc-hmac-sha256 or aes-256-gcm"),
 	S(engine, "crypto engine: auto, evp or ipsec-mb"),
@@ -81,6 +82,7 @@ config_defaults(struct config *c)
 	snprintf(c->audit_dir, sizeof(c->audit_dir), "/var/log/cryptstore");
 	c->audit_rotate = 16u << 20;
 	c->scrypt_logn = 17;
+	c->sandbox = true;
 	snprintf(c->region, sizeof(c->region), "us-east-1");
 	snprintf(c->suite, sizeof(c->suite), "aes-256-cbc-hmac-sha256");
 	snprintf(c->engine, sizeof(c->engine), "auto");

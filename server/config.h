@@ -23,6 +23,7 @@ struct config {
 	char audit_dir[512];
 	uint64_t audit_rotate;
 	char user[64]; /* drop privileges to this user */
+	bool sandbox;  /* seccomp allow-list once start-up is over */
 	char region[64];
 	char suite[32];  /* aes-256-cbc-hmac-sha256 | aes-256-gcm */
 	char engine[16]; /* auto | evp | ipsec-mb */

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "audit/audit.h"
 #include "catalog.h"
+#include "sandbox.h"
 #include "config.h"
 #include "conn.h"
 #include "crypto/selftest.h"
@@ -670,6 +671,17 @@ main(int argc, char **argv)
 	}
 	parker = true;
 	print_banner(&srv);
+	if (srv.cfg.sandbox) {
+		rc = sandbox_enter(why, sizeof(why));
+		if (rc == CS_ENOTSUP) {
+			log_warn("sandbox: %s: running without the seccomp allow-list", why);
+		} else if (rc != 0) {
+			log_error("sandbox: %s (set sandbox = false to run without it)", why);
+			goto out;
+		} else {
+			log_info("sandbox: seccomp allow-list installed, no-new-privileges set");
+		}
+	}
 	if (write_port_file(&srv) != 0)
 		goto out;
 	pthread_attr_init(&attr);

@@ -325,7 +325,8 @@ def put_objects(srv, tag, n, levels=LEVELS):
             DATA[(lv, key)] = data
 
 
-@check("start-up with a control socket and an audit log; s2 rotated; objects at every level")
+@check("start-up with a control socket, an audit log and the seccomp sandbox; s2 rotated; "
+       "objects at every level")
 def c_start(srv):
     srv.start()
     rc, out, err = srv.admin("key", "rotate", "s2")
@@ -333,6 +334,14 @@ def c_start(srv):
     put_objects(srv, "before", PER_LEVEL)  # s2 objects here use version 2
     st = os.stat(srv.sock)
     expect(st.st_mode & 0o777 == 0o600, "socket mode %o" % (st.st_mode & 0o777))
+    # The seccomp allow-list is on (the rest of this suite runs under it), except in
+    # sanitizer builds, which say so in the log.
+    with open("/proc/%d/status" % srv.proc.pid) as f:
+        status = f.read()
+    sanitized = "not in a sanitizer build" in srv.tail(1000)
+    expect(re.search(r"^Seccomp:\s+2$", status, re.M) or sanitized,
+           "no seccomp filter: %s" % re.findall(r"^(?:Seccomp|NoNewPrivs):.*$", status, re.M))
+    expect(re.search(r"^NoNewPrivs:\s+1$", status, re.M) or sanitized, "no-new-privileges")
 
 
 @check("kekdump reads s2's two key versions and s1's")
