@@ -957,7 +957,8 @@ s3client_xml_next(const char *xml, size_t n, const char *tag, size_t *pos, const
 			return false;
 		j = (size_t)(lt - xml);
 		i = j + 1;
-		if (n - j < tl + 2 || memcmp(xml + j + 1, tag, tl) != 0)
+		if (n - j < tl + 2 ||
+		    memcmp(xml + j + 1, tag, tl) != 0) /* ct-ok: an XML element name */
 			continue;
 		c = xml[j + 1 + tl];
 		if (c != '>' && c != '/' && c != ' ' && c != '\t' && c != '\r' && c != '\n')

@@ -152,7 +152,7 @@ st_cbc(struct engine *e, const struct cbc_vec *v, uint8_t *buf, char *why, size_
 		goto out;
 	}
 	if (engine_evp_hmac(zero_mac, sizeof(zero_mac), buf, 16 + ct.n, mac) != 0 ||
-	    memcmp(mac, buf + 16 + ct.n, 32) != 0) {
+	    memcmp(mac, buf + 16 + ct.n, 32) != 0) { /* ct-ok: a public test vector */
 		err_why(why, whylen, CS_EAUTH, "%s: %s HMAC over IV||ciphertext mismatch", v->name,
 			engine_name(e));
 		goto out;
@@ -203,7 +203,7 @@ st_gcm(struct engine *e, const struct gcm_vec *v, uint8_t *buf, char *why, size_
 	text = buf + aad.n + 12;
 	memcpy(text, pt.b, pt.n);
 	if (engine_seal(e, &r, 1) != 0 || r.len != ct.n || memcmp(text, ct.b, ct.n) != 0 ||
-	    memcmp(text + ct.n, tag.b, 16) != 0) {
+	    memcmp(text + ct.n, tag.b, 16) != 0) { /* ct-ok: a public test vector */
 		err_why(why, whylen, CS_EAUTH, "%s: %s encryption mismatch", v->name,
 			engine_name(e));
 		goto out;
@@ -254,7 +254,7 @@ selftest_engine(enum engine_kind kind, char *why, size_t whylen)
 		if (unhex(&key, v->key) || unhex(&msg, v->msg) || unhex(&mac, v->mac))
 			rc = err_why(why, whylen, CS_EAUTH, "%s: bad vector", v->name);
 		else if (engine_hmac_sha256(e, key.b, key.n, msg.b, msg.n, out) != 0 ||
-			 memcmp(out, mac.b, 32) != 0)
+			 memcmp(out, mac.b, 32) != 0) /* ct-ok: a public test vector */
 			rc = err_why(why, whylen, CS_EAUTH, "%s: %s mismatch", v->name,
 				     engine_name(e));
 	}

@@ -1128,7 +1128,8 @@ authz_parse(struct span v, struct material *m, const char **why)
 		i++;
 	if (!span_is(span_make(v.p, i), SIGV4_ALGORITHM)) {
 		ENSURE(i < sizeof(SIGV4_ALGORITHM) - 1 ||
-			       memcmp(v.p, SIGV4_ALGORITHM, sizeof(SIGV4_ALGORITHM) - 1) != 0,
+			       !span_is(span_make(v.p, sizeof(SIGV4_ALGORITHM) - 1),
+					SIGV4_ALGORITHM),
 		       msg_authz);
 		return CS_ENOTSUP;
 	}
