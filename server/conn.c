@@ -41,6 +41,8 @@ struct conn {
 	size_t in_len, in_off;
 	const struct http_request *req;
 	bool body_ended, continue_sent, close_after, responded, dead;
+	bool fresh;    /* no request yet: the head timer runs from the accept */
+	bool draining; /* reading an unread body away: head_deadline_ms bounds it */
 	enum http_err body_err;
 	struct engine *e;
 	int64_t head_deadline_ms;
@@ -131,6 +133,8 @@ conn_recv(struct conn *c, enum phase ph)
 	const struct config *cfg = &c->srv->cfg;
 	int64_t idle_end = now_ms() + (int64_t)cfg->idle_timeout * 1000;
 
+	if (c->fresh && c->head_deadline_ms < idle_end)
+		idle_end = c->head_deadline_ms; /* a new connection owes us a head */
 	c->in_off = c->in_len = 0;
 	for (;;) {
 		int64_t wait_ms;
@@ -144,6 +148,8 @@ conn_recv(struct conn *c, enum phase ph)
 			break;
 		case PH_BODY:
 			wait_ms = (int64_t)cfg->body_timeout * 1000;
+			if (c->draining && c->head_deadline_ms - now_ms() < wait_ms)
+				wait_ms = c->head_deadline_ms - now_ms();
 			break;
 		default:
 			/* Idle: look at the shutdown flag a few times a second. */
@@ -200,9 +206,12 @@ conn_event(struct conn *c, enum phase ph, struct http_event *ev)
 			return r == 0 && ev->err == HTTP_E_NONE ? 0 : -1;
 		}
 		if (ph == PH_IDLE) {
-			/* The first byte of a request starts the head timer. */
+			/* The first byte of a request starts the head timer (of the
+			 * first request, the accept did). */
 			ph = PH_HEAD;
-			c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
+			if (!c->fresh)
+				c->head_deadline_ms =
+					now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
 		}
 	}
 }
@@ -415,10 +424,16 @@ conn_drain(struct conn *c)
 		return false;
 	if (c->req->expect_continue && !c->continue_sent)
 		return false; /* the client holds the body back: do not invite it */
+	/* What is left comes before the next request's head, so it gets the
+	 * head's time limit in all: body_timeout per pause would let a client
+	 * that drips it hold the connection for DRAIN_MAX pauses. */
+	c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
+	c->draining = true;
 	while ((r = conn_body(c, &d, &n)) == 1)
 		if ((total += n) > DRAIN_MAX)
-			return false;
-	return r == 0;
+			break;
+	c->draining = false;
+	return r == 0 && total <= DRAIN_MAX;
 }
 
 /* conn_error_plain: a protocol-level error answer, then close. */
@@ -647,9 +662,12 @@ conn_run(struct conn *c)
 		c->req = NULL;
 		c->body_ended = c->continue_sent = c->responded = false;
 		c->body_err = HTTP_E_NONE;
-		/* The first byte of a buffered pipelined request starts the head timer too. */
+		/* The first byte of a buffered pipelined request starts the head timer
+		 * too, and so does the accept: a new connection owes us a request, it
+		 * is not a keep-alive connection idling between two. */
 		c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
 		r = conn_event(c, c->in_off < c->in_len ? PH_HEAD : PH_IDLE, &ev);
+		c->fresh = false;
 		if (r == 0)
 			break; /* clean close between requests */
 		if (r < 0) {
@@ -682,6 +700,9 @@ conn_run(struct conn *c)
 		c->e = NULL;
 		if (!atomic_load(&c->srv->stopping) && conn_idle_park(c))
 			return; /* parked: the parker owns it now */
+		/* Not parked after all (epoll_ctl failed): it needs its buffer back. */
+		if (c->in == NULL && (c->in = malloc(CONN_BUF)) == NULL)
+			break;
 	}
 	conn_free(c);
 }
@@ -700,6 +721,7 @@ conn_serve(struct server *srv, int fd, const char *peer)
 	}
 	c->srv = srv;
 	c->fd = fd;
+	c->fresh = true;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	conn_run(c);
 }

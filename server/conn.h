@@ -7,8 +7,10 @@
  * core, in the throughput issue) can serve the same handlers.
  *
  * Timeouts: a request's head must arrive within header_timeout seconds of
- * its first byte (slowloris), body bytes may pause at most body_timeout,
- * and a keep-alive connection may idle idle_timeout between requests.
+ * its first byte, and the first request's within header_timeout of the
+ * accept (slowloris); body bytes may pause at most body_timeout, and what is
+ * left of a body the server did not read must arrive within header_timeout;
+ * a keep-alive connection may idle idle_timeout between requests.
  */
 #ifndef CS_CONN_H
 #define CS_CONN_H

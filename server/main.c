@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -225,15 +226,24 @@ conn_thread(void *arg)
 static void
 refuse(int fd)
 {
-	static const char msg[] =
-		"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
-		"Connection: close\r\nContent-Length: 125\r\n\r\n"
+	static const char body[] =
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
 		"<Message>Too many connections.</Message></Error>\n";
+	char msg[320], junk[4096];
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+			 "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+			 sizeof(body) - 1, body);
 
-	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+	if (n > 0 && (size_t)n < sizeof(msg) &&
+	    send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* best effort */
 	}
+	/* Closing with unread bytes sends a reset, which can reach the client
+	 * before it reads the 503: take what it sent already. */
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 }
 
@@ -449,6 +459,10 @@ main(int argc, char **argv)
 	int lfd = -1, afd = -1, rc, status = 1;
 	bool parker = false;
 
+	/* Buffers of 128 KiB and more (connection input, batch slots, engines)
+	 * go back to the system when freed, so a burst of requests does not
+	 * leave the heap at its peak (a test saw 526 MiB kept after 1000 GETs). */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	config_defaults(&srv.cfg);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -449,6 +449,17 @@ pump_data(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* body_too_large(r, max): the announced body cannot fit in max bytes. */
+static bool
+body_too_large(const struct req *r, uint64_t max)
+{
+	bool chunked = r->auth.payload == SIGV4_PAYLOAD_STREAMING_SIGNED ||
+		       r->auth.payload == SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRL;
+
+	return r->h->body == HTTP_BODY_LENGTH &&
+	       r->h->content_length > max + (chunked ? max / 8 + 4096 : 0);
+}
+
 /*
  * read_body(r, max, sink, arg): stream the request body (decoding
  * aws-chunked when signed so) into sink; verifies the payload hash when the
@@ -466,8 +477,7 @@ read_body(struct req *r, uint64_t max, int (*sink)(void *arg, const uint8_t *p, 
 	bool chunked = r->auth.payload == SIGV4_PAYLOAD_STREAMING_SIGNED ||
 		       r->auth.payload == SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRL;
 
-	if (r->h->body == HTTP_BODY_LENGTH &&
-	    r->h->content_length > max + (chunked ? max / 8 + 4096 : 0)) {
+	if (body_too_large(r, max)) {
 		s3_error(r, 400, "EntityTooLarge",
 			 "Your proposed upload exceeds the maximum allowed object size.");
 		return -1;
@@ -989,6 +999,12 @@ put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const st
 				: 0;
 	int rc;
 
+	/* Before the object exists: objio_create reserves the announced size. */
+	if (body_too_large(r, r->srv->cfg.max_object)) {
+		s3_error(r, 400, "EntityTooLarge",
+			 "Your proposed upload exceeds the maximum allowed object size.");
+		return -1;
+	}
 	/* The MD5 costs more than the cipher: only when the ETag is an MD5 or
 	 * the client sent Content-MD5 to be checked. */
 	if ((rc = objio_create(

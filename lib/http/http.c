@@ -683,6 +683,17 @@ http_scan_head(struct http_conn *c, const char *data, size_t len)
 			c->sc_ring[c->sc_nring - 1] = ch;
 			break;
 		case SC_BOL:
+			/*
+			 * A line that starts with whitespace is obs-fold (or, right
+			 * after the request line, an ambiguous header).  The callbacks
+			 * catch a fold after a value, but after an empty value
+			 * ("Transfer-Encoding:" CRLF " chunked") the parser takes the
+			 * folded text for the value itself: refuse every such line here.
+			 */
+			if (ch == ' ' || ch == '\t') {
+				c->sc_err = HTTP_E_SYNTAX;
+				return i;
+			}
 			c->sc_state = SC_LINE;
 			break;
 		default:

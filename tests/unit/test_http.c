@@ -1003,6 +1003,11 @@ test_malformed(void **state)
 		  HTTP_E_SYNTAX),
 		C("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", HTTP_E_SYNTAX),
 		C("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tfolded\r\n\r\n", HTTP_E_SYNTAX),
+		/* A fold after an empty value: the parser would take it for the value. */
+		C("GET / HTTP/1.1\r\nHost: h\r\nX:\r\n folded\r\n\r\n", HTTP_E_SYNTAX),
+		C("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+		  HTTP_E_SYNTAX),
+		C("GET / HTTP/1.1\r\n Host: h\r\n\r\n", HTTP_E_SYNTAX),
 		C("GET / HTTP/1.1\r\nHost: h\r\nX: a\rY: b\r\n\r\n", HTTP_E_SYNTAX),
 		C("GET / HTTP/1.1\r\nHost: h\r\n\rX", HTTP_E_SYNTAX),
 		/* What libhttp_parser built non-strict (Debian) would let through. */
