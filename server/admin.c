@@ -69,7 +69,7 @@ server_audit(struct server *srv, const char *event, const char *const *kv, size_
 
 /* ---- output --------------------------------------------------------------- */
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 adm_send(struct adm *a, char type, const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[8192];
