@@ -138,7 +138,9 @@ objmeta_decode(const uint8_t *b, size_t n, struct objmeta *m)
 				m->etag = s;
 				break;
 			case T_KEY:
-				if (m->npairs >= OBJMETA_PAIRS_MAX) {
+				/* A key before the last value would leave a pair half empty. */
+				if (m->npairs >= OBJMETA_PAIRS_MAX ||
+				    (m->npairs > 0 && m->pairs[m->npairs - 1].value == NULL)) {
 					free(s);
 					goto bad;
 				}

@@ -443,7 +443,8 @@ level_parse(const uint8_t *b, size_t n, struct ks_level *l)
 	if (n < 12 || memcmp(b, LEVEL_MAGIC, 4) != 0)
 		return CS_EAUTH;
 	idl = get32(b + 4);
-	if (idl == 0 || idl > ID_MAX || idl > n - 12)
+	/* The id is a C string everywhere after this: no NUL inside it. */
+	if (idl == 0 || idl > ID_MAX || idl > n - 12 || memchr(b + 8, '\0', idl) != NULL)
 		return CS_EAUTH;
 	nv = get32(b + 8 + idl);
 	if (nv == 0 || nv > (n - 12 - idl) / MREC_LEN || n != 12 + idl + nv * MREC_LEN)
