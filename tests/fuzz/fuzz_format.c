@@ -19,7 +19,9 @@
  *     into the code that trusts it.
  * mode bit 1 picks the ipsec-mb engine (when usable) instead of EVP; bits
  * 2-3 what format_open is told to expect (nothing, the object's own label
- * and bucket, another label, only the bucket).
+ * and bucket, another label, only the bucket); bit 4 also reads through
+ * format_read_v() on a work queue of two threads, as the server does, which
+ * must agree with format_read() to the byte.
  *
  * Oracles: return codes are the documented ones (every failure of stored
  * bytes is CS_EAUTH); an opened object's accessors agree with its geometry
@@ -35,6 +37,7 @@
 #include "format/format.h"
 #include "util/err.h"
 #include "util/secmem.h"
+#include "util/workq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +84,7 @@ static struct obj {
 } objs[NOBJ];
 
 static struct engine *e_evp, *e_mb;
+static struct workq *wq; /* the server's concurrent read path: two workers, an engine each */
 
 /* The KEK source: versions 1 and 2 of every id; anything else does not exist. */
 static int
@@ -154,12 +158,28 @@ make_obj(size_t i)
 	objs[i].n = m.n;
 }
 
+static void *
+wq_ctx_new(void *arg)
+{
+	struct engine *e = NULL;
+
+	(void)arg;
+	return engine_new(&e, ENGINE_EVP) == 0 ? e : NULL;
+}
+
+static void
+wq_ctx_free(void *ctx)
+{
+	engine_free(ctx);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	FUZZ_CHECK(engine_new(&e_evp, ENGINE_EVP) == 0);
+	FUZZ_CHECK(workq_new(&wq, 2, wq_ctx_new, wq_ctx_free, NULL) == 0);
 	if (engine_ipsecmb_usable() && engine_new(&e_mb, ENGINE_IPSECMB) != 0)
 		e_mb = NULL;
 	for (size_t i = 0; i < NOBJ; i++)
@@ -242,19 +262,36 @@ out_fn(void *arg, const uint8_t *data, size_t len)
 	return 0;
 }
 
-/* read_range: format_read() of [off, off + len) and what it must produce; its result. */
+static int
+outv_fn(void *arg, const struct iovec *iov, int n)
+{
+	FUZZ_CHECK(n >= 1 && n <= FORMAT_BATCH);
+	for (int i = 0; i < n; i++)
+		FUZZ_CHECK(out_fn(arg, iov[i].iov_base, iov[i].iov_len) == 0);
+	return 0;
+}
+
+/*
+ * read_range: format_read() of [off, off + len) and what it must produce; its
+ * result.  With async, the same through format_read_v() on the work queue
+ * (what server/objio.c does), which must give the same result and bytes.
+ */
 static int
 read_range(struct format_obj *o, struct engine *e, struct src *s, uint64_t off, uint64_t len,
-	   const uint8_t *plain, size_t plain_len)
+	   const uint8_t *plain, size_t plain_len, bool async)
 {
-	struct sink k = {plain, plain_len, off, 0};
-	int rc = format_read(o, e, source, s, off, len, out_fn, &k);
+	struct sink k = {plain, plain_len, off, 0}, k2 = {plain, plain_len, off, 0};
+	int rc = format_read(o, e, source, s, off, len, out_fn, &k), rc2;
 
 	FUZZ_CHECK(rc == 0 || rc == CS_EAUTH || rc == CS_ERANGE || rc == CS_ENOMEM);
 	if (off > format_length(o) || len > format_length(o) - off)
 		FUZZ_CHECK(rc == CS_ERANGE);
 	if (rc == 0)
 		FUZZ_CHECK(k.got == len);
+	if (async) {
+		rc2 = format_read_v(o, e, source, s, off, len, outv_fn, &k2, wq);
+		FUZZ_CHECK(rc2 == rc && k2.got == k.got);
+	}
 	return rc;
 }
 
@@ -313,6 +350,7 @@ struct job {
 	uint64_t stored;   /* the stored size the caller believes */
 	uint64_t off, len; /* the range to read */
 	bool full;         /* read everything instead */
+	bool async;        /* also read through the work queue */
 	const struct format_expect *exp;
 	struct engine *e;
 };
@@ -362,12 +400,13 @@ process(const struct job *j)
 		 * nothing verifies nothing: with a re-MACed trailer saying 0 bytes, a
 		 * CBC object of 1..15 bytes has the very same stored size.)
 		 */
-		if (read_range(o, j->e, &s, 0, format_length(o), objs[idx].plain, specs[idx].len) ==
-			    0 &&
+		if (read_range(o, j->e, &s, 0, format_length(o), objs[idx].plain, specs[idx].len,
+			       j->async) == 0 &&
 		    format_length(o) > 0)
 			FUZZ_CHECK(format_length(o) == specs[idx].len);
 	} else {
-		(void)read_range(o, j->e, &s, j->off, j->len, objs[idx].plain, specs[idx].len);
+		(void)read_range(o, j->e, &s, j->off, j->len, objs[idx].plain, specs[idx].len,
+				 j->async);
 	}
 	if (j->stored == j->n)
 		rewrap(o, j->b, j->n, j->e);
@@ -530,6 +569,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&j, 0, sizeof(j));
 	j.e = (mode & 2) && e_mb != NULL ? e_mb : e_evp;
 	j.full = true;
+	j.async = (mode & 0x10) != 0;
 	fuzz_rand_reset(size);
 	fuzz_secmem_mark();
 	if ((mode & 1) == 0) {

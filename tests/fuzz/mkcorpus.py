@@ -441,6 +441,9 @@ def hand_seeds():
         ("mut-range-mb", bytes([3, 9, 0, 7, 0, 0]) + struct.pack(">QQ", 17, 200)),
         ("mut-truncate", bytes([1, 8, 2, 3, 0x10, 0])),
         ("mut-kek-v2", bytes([5, 1, 1, 5, 0, 0, 5]) + struct.pack(">Q", 2)),
+        ("mut-async-range", bytes([0x11, 9, 0, 7, 0, 0]) + struct.pack(">QQ", 40, 250)),
+        ("mut-async-full", bytes([0x13, 10, 0])),
+        ("mut-async-flip", bytes([0x11, 9, 0, 0, 1, 0, 1, 0x55])),
     ]:
         put("format", name, b)
 

@@ -101,7 +101,7 @@ for t in $targets; do
 		else
 			echo "not ok $i - fuzz $t: exit status $rc, no input saved"
 		fi
-		grep -E 'ERROR|FUZZ_CHECK|runtime error|SUMMARY|^    #[0-9] ' "$log" | head -n 12 |
+		grep -E 'ERROR|FUZZ_CHECK|runtime error|SUMMARY|not built|^    #[0-9] ' "$log" | head -n 12 |
 			sed 's/^/#   /'
 		echo "#   log: $log"
 	fi
