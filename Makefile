@@ -10,13 +10,14 @@
 #   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
 #   make soak       the crash loop: 200 rounds of kill -9 during 100 uploads (~12 min, /var/tmp)
 #   make valgrind   memcheck over every unit test (~6 min)
+#   make fuzz       fuzz every parser FUZZ_SECONDS (600) each (build-fuzz/, clang + ASan/UBSan)
 #   make format     clang-format the tree in place
 #   make clean      remove the build directories
 
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run check asan bench bench-shred soak valgrind format clean deps deps-check deps-run
+.PHONY: all build run check asan bench bench-shred soak valgrind fuzz format clean deps deps-check deps-run
 
 all: build
 
@@ -88,6 +89,15 @@ valgrind: deps-check build/build.ninja
 	$(MESON) test -C build --suite unit --num-processes 2 --timeout-multiplier 10 \
 		--wrap='valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q'
 
+FUZZ_SECONDS ?= 600
+build-fuzz/build.ninja:
+	CC=clang $(MESON) setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false
+fuzz: deps-check build-fuzz/build.ninja
+	$(NINJA) -C build-fuzz
+	$(MESON) test -C build-fuzz --suite fuzz
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 soak: deps-check build/build.ninja
 	$(NINJA) -C build
 	/usr/bin/python3 tests/integration/crash_test.py build/server/cryptstored --rounds 200
@@ -96,7 +106,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan build-release
+	rm -rf build build-asan build-tsan build-release build-fuzz
 
 # make distclean also forgets run/'s data and keys: every object in it is lost.
 distclean: clean

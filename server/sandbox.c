@@ -165,7 +165,7 @@ sandbox_enter(char *why, size_t whylen)
 	}
 	/* ioctl only to ask whether a descriptor is a terminal (stdio). */
 	if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				   SCMP_A1(SCMP_CMP_EQ, TCGETS))) != 0 ||
+				   SCMP_A1(SCMP_CMP_EQ, TCGETS, 0))) != 0 ||
 	    (rc = seccomp_load(f)) != 0) {
 		seccomp_release(f);
 		return err_why(why, whylen, CS_EIO, "seccomp: %s", strerror(-rc));

@@ -672,7 +672,7 @@ keystore_passphrase_root(const char *dir, const char *pass, size_t passlen, unsi
 	logn = rec[4];
 	r = get32(rec + 5);
 	p = get32(rec + 9);
-	if (logn < 10 || logn > 24 || r == 0 || r > 32 || p == 0 || p > 16)
+	if (logn < 10 || logn > 24 || r != 8 || p != 1)
 		return err_why(why, whylen, CS_EINVAL, "%s/%s has unusable scrypt parameters", dir,
 			       SALT_FILE);
 	/* scrypt needs 128 * r * N bytes; allow that plus slack. */

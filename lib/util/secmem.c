@@ -100,7 +100,7 @@ secmem_is_secure(const void *p)
 size_t
 secmem_used(void)
 {
-	return CRYPTO_secure_used();
+	return CRYPTO_secure_malloc_initialized() ? CRYPTO_secure_used() : 0;
 }
 
 int
