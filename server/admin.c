@@ -77,8 +77,10 @@ adm_send(struct adm *a, char type, const char *prefix, const char *fmt, va_list 
 
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return;
-	if (vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap) < 0)
+	if (vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap) < 0) {
+		secmem_wipe(buf, sizeof(buf));
 		return;
+	}
 	for (char *p = buf; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
@@ -90,9 +92,10 @@ adm_send(struct adm *a, char type, const char *prefix, const char *fmt, va_list 
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
-			return; /* the client went away; the verb still completes */
+			break; /* the client went away; the verb still completes */
 		off += (int)k;
 	}
+	secmem_wipe(buf, sizeof(buf)); /* it may have held a new access key's secret */
 }
 
 static void __attribute__((format(printf, 3, 4)))

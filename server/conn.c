@@ -219,30 +219,9 @@ conn_event(struct conn *c, enum phase ph, struct http_event *ev)
 static int
 conn_send(struct conn *c, const void *p, size_t n)
 {
-	const uint8_t *b = p;
+	struct iovec v = {(void *)(uintptr_t)p, n};
 
-	while (n > 0) {
-		struct pollfd pf = {c->fd, POLLOUT, 0};
-		ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-			int r = poll(&pf, 1, (int)c->srv->cfg.body_timeout * 1000);
-
-			if (r <= 0 && !(r < 0 && errno == EINTR)) {
-				c->dead = true;
-				return CS_EIO;
-			}
-			continue;
-		}
-		if (k <= 0) {
-			c->dead = true;
-			return CS_EIO;
-		}
-		b += k;
-		n -= (size_t)k;
-		atomic_fetch_add(&c->srv->bytes_out, (uint64_t)k);
-	}
-	return 0;
+	return conn_writev(c, &v, 1);
 }
 
 int
