@@ -8,6 +8,7 @@
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks
 #   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
+#   make bench-tls  the server over HTTP and over HTTPS (TLS 1.3), loadgen, interleaved rounds
 #   make soak       the crash loop: 200 rounds of kill -9 during 100 uploads (~12 min, /var/tmp)
 #   make valgrind   memcheck over every unit test (~6 min)
 #   make fuzz       fuzz every parser FUZZ_SECONDS (600) each (build-fuzz/, clang + ASan/UBSan)
@@ -17,7 +18,7 @@
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run check asan bench bench-shred soak valgrind fuzz format clean deps deps-check deps-run
+.PHONY: all build run check asan bench bench-shred bench-tls soak valgrind fuzz format clean deps deps-check deps-run
 
 all: build
 
@@ -82,6 +83,11 @@ bench: deps build-release/build.ninja
 bench-shred: deps-check build-release/build.ninja
 	$(NINJA) -C build-release
 	/usr/bin/python3 bench/shredbench.py --build build-release
+
+# The cost of TLS: one server binary over HTTP and over HTTPS, same workloads (about 1 min).
+bench-tls: deps build-release/build.ninja
+	$(NINJA) -C build-release
+	bash bench/tlsbench.sh --build build-release
 
 # valgrind memcheck over every unit test (about 6 minutes on 2 cores): 0 errors, 0 leaks.
 valgrind: deps-check build/build.ninja

@@ -42,12 +42,22 @@
  *     was closed by the server before any response byte (the keep-alive
  *     race) is resent once on a new connection, not counted as an error.
  *
+ * TLS: with an https:// URL every connection runs a TLS handshake (OpenSSL,
+ * non-blocking, the same event loop) before its first request and then reads
+ * and writes through it; bodies are then copied (decrypted) in user space,
+ * as a real client does.  --cacert verifies the server (else it is not
+ * verified, and the report says so); --cert/--key present a client
+ * certificate (mutual TLS).
+ *
  * Exit status: 0 every request succeeded, 1 a request failed or loadgen
  * could not run, 2 bad usage.
  */
 #include "s3/sigv4.h"
 #include "util/hex.h"
 #include "util/secmem.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -186,6 +196,8 @@ static const char *const kind_name[K_N] = {"ok",      "status",   "connect", "re
 struct opts {
 	char host[256], port[8], authority[300];
 	const char *url;
+	bool tls;                            /* https:// */
+	const char *cacert, *cert, *certkey; /* --cacert, --cert, --key */
 	enum mode mode;
 	const char *access_key, *bucket, *prefix;
 	char region[SIGV4_MAX_REGION + 1];
@@ -206,6 +218,7 @@ struct stats {
 
 struct run {
 	struct opts o;
+	SSL_CTX *tls; /* https: the client context, else NULL */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char base[8 + 3 * LG_MAX_BUCKET + 3 * LG_MAX_PREFIX]; /* "/bucket/prefix" encoded */
@@ -232,7 +245,9 @@ struct conn {
 	uint32_t id;  /* c of the key names */
 	uint32_t gen; /* changes with each socket, tags epoll events */
 	int fd;       /* -1: none */
-	bool idle;    /* an --idle connection */
+	SSL *ssl;     /* https: the TLS session on fd */
+	bool handshaking;
+	bool idle; /* an --idle connection */
 	bool connecting, busy, done, backoff, token, retried, head;
 	uint32_t fails;  /* failures in a row */
 	uint32_t served; /* responses on the current socket */
@@ -433,6 +448,9 @@ static void conn_recv(struct conn *c, int send_err);
 static void
 conn_close(struct conn *c)
 {
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->handshaking = false;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -525,6 +543,109 @@ conn_fail(struct conn *c, enum kind k, int err, const char *detail)
 	c->backoff = true;
 }
 
+/* io_recv / io_send: recv() and sendmsg() of the two pieces, through TLS on an https
+ * connection (flags other than MSG_DONTWAIT do not apply there: a TLS body must be
+ * decrypted to be dropped).  -1 with errno EAGAIN when the socket must be ready first. */
+static ssize_t
+io_recv(struct conn *c, void *buf, size_t n, int flags)
+{
+	size_t got = 0;
+	int r;
+
+	if (c->ssl == NULL)
+		return recv(c->fd, buf, n, flags);
+	ERR_clear_error();
+	if ((r = SSL_read_ex(c->ssl, buf, n, &got)) == 1)
+		return (ssize_t)got;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		errno = ECONNRESET;
+		return -1;
+	}
+}
+
+static ssize_t
+io_send(struct conn *c, const struct msghdr *mh)
+{
+	size_t done = 0;
+	int r;
+
+	if (c->ssl == NULL)
+		return sendmsg(c->fd, mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* The first piece only: the head is written before the body (SSL_write has no
+	 * iovec form), with partial writes on so a large body goes as far as it can. */
+	ERR_clear_error();
+	if ((r = SSL_write_ex(c->ssl, mh->msg_iov[0].iov_base, mh->msg_iov[0].iov_len, &done)) == 1)
+		return (ssize_t)done;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPIPE;
+		return -1;
+	}
+}
+
+/* conn_handshake(c): drive c's TLS handshake; once done, send its request. */
+static void
+conn_handshake(struct conn *c)
+{
+	int r, e;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		c->handshaking = false;
+		conn_send(c);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return;
+	{
+		char buf[200];
+		unsigned long le = ERR_peek_error();
+
+		if (le != 0)
+			ERR_error_string_n(le, buf, sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "connection closed");
+		ERR_clear_error();
+		conn_fail(c, K_CONNECT, 0, buf);
+	}
+}
+
+/* conn_connected(c): the TCP connection is up: handshake (https) or send. */
+static void
+conn_connected(struct conn *c)
+{
+	struct run *r = c->w->run;
+
+	if (r->tls == NULL) {
+		conn_send(c);
+		return;
+	}
+	if ((c->ssl = SSL_new(r->tls)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    SSL_set_tlsext_host_name(c->ssl, r->o.host) != 1 ||
+	    (r->o.cacert != NULL && SSL_set1_host(c->ssl, r->o.host) != 1)) {
+		ERR_clear_error();
+		conn_fail(c, K_CONNECT, ENOMEM, "TLS set-up");
+		return;
+	}
+	SSL_set_connect_state(c->ssl);
+	c->handshaking = true;
+	conn_handshake(c);
+}
+
 static void
 conn_connect(struct conn *c)
 {
@@ -550,7 +671,7 @@ conn_connect(struct conn *c)
 		return;
 	}
 	if (connect(fd, (const struct sockaddr *)&r->addr, r->addrlen) == 0) {
-		conn_send(c);
+		conn_connected(c);
 		return;
 	}
 	if (errno != EINPROGRESS) {
@@ -574,7 +695,7 @@ conn_start(struct conn *c)
 	c->hp.data = c;
 	if (c->fd < 0)
 		conn_connect(c);
-	else
+	else if (!c->handshaking)
 		conn_send(c);
 }
 
@@ -669,7 +790,7 @@ conn_send(struct conn *c)
 			iov[0].iov_len = total - c->sent;
 			mh.msg_iovlen = 1;
 		}
-		k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		k = io_send(c, &mh);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -758,7 +879,7 @@ conn_recv(struct conn *c, int send_err)
 		 * the kernel (tcp(7)), never past its end, and never more than scratch holds. */
 		if (c->msg_done && c->skip < want)
 			want = (size_t)c->skip;
-		k = recv(c->fd, w->scratch, want, c->msg_done ? MSG_TRUNC : 0);
+		k = io_recv(c, w->scratch, want, c->msg_done ? MSG_TRUNC : 0);
 		if (k > 0) {
 			c->rx += (uint64_t)k;
 			if (c->msg_done) {
@@ -828,7 +949,7 @@ conn_quiet(struct conn *c, uint32_t events)
 
 	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		return;
-	k = recv(c->fd, w->scratch, LG_SCRATCH, MSG_DONTWAIT);
+	k = io_recv(c, w->scratch, LG_SCRATCH, MSG_DONTWAIT);
 	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	conn_close(c);
@@ -861,7 +982,11 @@ conn_event(struct worker *w, uint64_t tag, uint32_t events)
 			return;
 		}
 		c->connecting = false;
-		conn_send(c);
+		conn_connected(c);
+		return;
+	}
+	if (c->handshaking) {
+		conn_handshake(c);
 		return;
 	}
 	if (!c->busy) {
@@ -869,7 +994,9 @@ conn_event(struct worker *w, uint64_t tag, uint32_t events)
 		return;
 	}
 	seq = c->seq;
-	if ((events & EPOLLOUT) && c->sent < c->hlen + c->blen) {
+	/* TLS: a write may have waited for a read (a record the session had to take
+	 * first), which no new EPOLLOUT edge reports: retry it on any event. */
+	if ((events & EPOLLOUT || c->ssl != NULL) && c->sent < c->hlen + c->blen) {
 		conn_send(c);
 		if (c->seq != seq || c->gen != gen || !c->busy)
 			return;
@@ -1267,14 +1394,17 @@ cpu_mark(void *arg)
 /* ---- options ------------------------------------------------------------------------------- */
 
 static const char usage_text[] =
-	"usage: loadgen --url http://HOST[:PORT] [options]\n"
+	"usage: loadgen --url http[s]://HOST[:PORT] [options]\n"
 	"\n"
 	"A lean HTTP/1.1 load generator: PUTs or GETs objects over persistent connections\n"
 	"(non-blocking sockets, epoll) against cryptstored (S3, SigV4) or a plain HTTP\n"
 	"server (nginx WebDAV), and reports throughput, latency and CPU time.\n"
 	"\n"
 	"Target:\n"
-	"  --url URL           http://HOST[:PORT] (required; no path; no https)\n"
+	"  --url URL           http://HOST[:PORT] or https://HOST[:PORT] (required; no path)\n"
+	"  --cacert FILE       https: verify the server's certificate against these CAs\n"
+	"                      (without it the server is not verified)\n"
+	"  --cert F --key K    https: present this client certificate (mutual TLS)\n"
 	"  --mode s3|http      s3 (default): path-style /BUCKET/KEY, SigV4 header auth;\n"
 	"                      http: /KEY, no auth (nginx WebDAV PUT/GET)\n"
 	"  --bucket B          the bucket (s3 mode, required there)\n"
@@ -1422,17 +1552,47 @@ parse_secs(const char *opt, const char *s, double min, bool min_ok, double max)
 	return v;
 }
 
+/* tls_setup(r): the client context of an https run. */
+static int
+tls_setup(struct run *r)
+{
+	const struct opts *o = &r->o;
+	unsigned long e;
+	char buf[256];
+
+	if ((r->tls = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto err;
+	SSL_CTX_set_options(r->tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(r->tls,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (o->cacert != NULL) {
+		if (SSL_CTX_load_verify_locations(r->tls, o->cacert, NULL) != 1)
+			goto err;
+		SSL_CTX_set_verify(r->tls, SSL_VERIFY_PEER, NULL);
+	}
+	if (o->cert != NULL &&
+	    (SSL_CTX_use_certificate_chain_file(r->tls, o->cert) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(r->tls, o->certkey, SSL_FILETYPE_PEM) != 1))
+		goto err;
+	return 0;
+err:
+	e = ERR_get_error();
+	ERR_error_string_n(e, buf, sizeof(buf));
+	fprintf(stderr, "loadgen: TLS set-up: %s\n", e != 0 ? buf : "out of memory");
+	return -1;
+}
+
 static void
 parse_url(struct opts *o, const char *url)
 {
 	const char *a, *slash, *colon, *h = NULL, *pt = NULL;
 	size_t alen, hlen = 0;
 
-	if (strncasecmp(url, "https://", 8) == 0)
-		usage_error("--url: https is not supported (loadgen speaks plain HTTP)");
-	if (strncasecmp(url, "http://", 7) != 0)
-		usage_error("--url: expected http://HOST[:PORT], got '%s'", url);
-	a = url + 7;
+	o->tls = strncasecmp(url, "https://", 8) == 0;
+	if (!o->tls && strncasecmp(url, "http://", 7) != 0)
+		usage_error("--url: expected http://HOST[:PORT] or https://HOST[:PORT], got '%s'",
+			    url);
+	a = url + (o->tls ? 8 : 7);
 	slash = strchr(a, '/');
 	if (slash != NULL && strcmp(slash, "/") != 0)
 		usage_error("--url: no path allowed, the path comes from --bucket and --prefix");
@@ -1463,7 +1623,7 @@ parse_url(struct opts *o, const char *url)
 	memcpy(o->host, h, hlen);
 	o->host[hlen] = '\0';
 	if (pt == NULL)
-		snprintf(o->port, sizeof(o->port), "80");
+		snprintf(o->port, sizeof(o->port), "%s", o->tls ? "443" : "80");
 	else
 		snprintf(o->port, sizeof(o->port), "%" PRIu64,
 			 parse_num("--url port", pt, 1, 65535, false));
@@ -1515,6 +1675,9 @@ parse_opts(struct opts *o, int argc, char **argv, char **secret_arg)
 		O_PID,
 		O_VERIFY,
 		O_JSON,
+		O_CACERT,
+		O_CERT,
+		O_CERTKEY,
 		O_HELP
 	};
 	static const struct option lo[] = {
@@ -1542,6 +1705,9 @@ parse_opts(struct opts *o, int argc, char **argv, char **secret_arg)
 		{"server-pid", required_argument, NULL, O_PID},
 		{"verify", no_argument, NULL, O_VERIFY},
 		{"json", no_argument, NULL, O_JSON},
+		{"cacert", required_argument, NULL, O_CACERT},
+		{"cert", required_argument, NULL, O_CERT},
+		{"key", required_argument, NULL, O_CERTKEY},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -1650,6 +1816,15 @@ parse_opts(struct opts *o, int argc, char **argv, char **secret_arg)
 		case O_JSON:
 			o->json = true;
 			break;
+		case O_CACERT:
+			o->cacert = optarg;
+			break;
+		case O_CERT:
+			o->cert = optarg;
+			break;
+		case O_CERTKEY:
+			o->certkey = optarg;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -1666,6 +1841,10 @@ parse_opts(struct opts *o, int argc, char **argv, char **secret_arg)
 	if (url == NULL)
 		usage_error("--url is required");
 	parse_url(o, url);
+	if (!o->tls && (o->cacert != NULL || o->cert != NULL || o->certkey != NULL))
+		usage_error("--cacert, --cert and --key go with an https:// --url");
+	if ((o->cert == NULL) != (o->certkey == NULL))
+		usage_error("--cert and --key go together");
 	if (lengths > 1)
 		usage_error("give at most one of --requests, --total and --duration");
 	if (o->total > 0) {
@@ -1994,9 +2173,10 @@ report(const struct run *r, const struct result *res)
 		printf("}\n");
 		return;
 	}
-	printf("loadgen      %s %s http://%s%s<c>-<i>, %" PRIu32 " conns",
-	       o->mode == MODE_S3 ? "s3" : "http", o->put ? "PUT" : "GET", o->authority, r->base,
-	       o->conns);
+	printf("loadgen      %s %s %s://%s%s<c>-<i>%s, %" PRIu32 " conns",
+	       o->mode == MODE_S3 ? "s3" : "http", o->put ? "PUT" : "GET",
+	       o->tls ? "https" : "http", o->authority, r->base,
+	       o->tls && o->cacert == NULL ? " (server certificate not verified)" : "", o->conns);
 	if (o->idle > 0)
 		printf(" (+%" PRIu32 " idle)", o->idle);
 	printf(", %" PRIu32 " thread%s, %" PRIu64 "-byte objects, %" PRIu64 " key%s/conn%s\n",
@@ -2091,6 +2271,8 @@ main(int argc, char **argv)
 	}
 	if (resolve(r) != 0)
 		goto out;
+	if (r->o.tls && tls_setup(r) != 0)
+		goto out;
 	if (raise_nofile((rlim_t)r->o.conns + r->o.idle + 64) != 0) {
 		fprintf(stderr, "loadgen: cannot raise the open file limit: %s\n", strerror(errno));
 		goto out;
@@ -2163,6 +2345,7 @@ fatal:
 	fprintf(stderr, "loadgen: %s\n", r->fatal_msg[0] ? r->fatal_msg : "stopped");
 out:
 	free_workers(r, ws);
+	SSL_CTX_free(r->tls);
 	free(r->body);
 	secmem_free(r->secret, r->secret_len);
 	free(r);

@@ -48,6 +48,11 @@ static const struct key keys[] = {
 	L(audit_rotate, "rotate the audit log when it reaches this many bytes"),
 	S(user, "drop privileges to this user after start-up (when started as root)"),
 	B(sandbox, "confine the server with a seccomp allow-list after start-up (true/false)"),
+	S(tls_cert, "PEM certificate chain: with tls_key the port speaks HTTPS (TLS) only"),
+	S(tls_key, "PEM private key of tls_cert (mode 0600)"),
+	S(tls_client_ca, "PEM CA bundle: mutual TLS, a client certificate's CN names its user"),
+	S(tls_client_auth, "with tls_client_ca: require or optional client certificates"),
+	S(tls_min_version, "oldest TLS version accepted: 1.3 or 1.2"),
 	S(region, "region name clients sign for"),
 	S(suite, "suite for new objects: aes-256-cbc-hmac-sha256 or aes-256-gcm"),
 	S(engine, "crypto engine: auto, evp or ipsec-mb"),
@@ -83,6 +88,8 @@ config_defaults(struct config *c)
 	c->audit_rotate = 16u << 20;
 	c->scrypt_logn = 17;
 	c->sandbox = true;
+	snprintf(c->tls_client_auth, sizeof(c->tls_client_auth), "require");
+	snprintf(c->tls_min_version, sizeof(c->tls_min_version), "1.3");
 	snprintf(c->region, sizeof(c->region), "us-east-1");
 	snprintf(c->suite, sizeof(c->suite), "aes-256-cbc-hmac-sha256");
 	snprintf(c->engine, sizeof(c->engine), "auto");

@@ -22,8 +22,13 @@ struct config {
 	char admin_socket[108]; /* sun_path */
 	char audit_dir[512];
 	uint64_t audit_rotate;
-	char user[64]; /* drop privileges to this user */
-	bool sandbox;  /* seccomp allow-list once start-up is over */
+	char user[64];            /* drop privileges to this user */
+	bool sandbox;             /* seccomp allow-list once start-up is over */
+	char tls_cert[512];       /* PEM chain: set with tls_key, the port speaks HTTPS only */
+	char tls_key[512];        /* PEM private key (0600) */
+	char tls_client_ca[512];  /* PEM CA(s) for client certificates (mutual TLS) */
+	char tls_client_auth[16]; /* require | optional (with tls_client_ca) */
+	char tls_min_version[8];  /* 1.3 | 1.2 */
 	char region[64];
 	char suite[32];  /* aes-256-cbc-hmac-sha256 | aes-256-gcm */
 	char engine[16]; /* auto | evp | ipsec-mb */

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "s3api.h"
 #include "server.h"
+#include "tls.h"
 #include "util/err.h"
 
 #include <errno.h>
@@ -49,6 +50,8 @@ struct conn {
 	int64_t idle_deadline_ms; /* parked: close it then */
 	struct conn *prev, *next; /* the parked list */
 	bool parked;
+	struct tls_conn *tls;            /* NULL: plain HTTP */
+	char tls_user[TLS_USER_MAX + 1]; /* a verified client certificate's user, or "" */
 };
 
 /* ---- engines: a pool shared by all connections ------------------------------ */
@@ -120,6 +123,18 @@ conn_engine(struct conn *c)
 	return c->e;
 }
 
+const char *
+conn_tls_user(const struct conn *c)
+{
+	return c->tls != NULL && c->tls_user[0] != '\0' ? c->tls_user : NULL;
+}
+
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
 void
 conn_close_after(struct conn *c)
 {
@@ -142,6 +157,30 @@ conn_recv(struct conn *c, enum phase ph)
 		ssize_t n;
 		int r;
 
+		/* TLS: OpenSSL may hold decrypted bytes the socket will not
+		 * signal, so read first and wait only when it asks to. */
+		if (c->tls != NULL) {
+			long k = tls_read(c->tls, c->in, CONN_BUF);
+
+			/* One record (16 KiB) per read: gather what is there, so the
+			 * body reaches the sealer in large pieces as over plain TCP. */
+			while (k > 0 && c->in_len + (size_t)k < CONN_BUF) {
+				c->in_len += (size_t)k;
+				k = tls_read(c->tls, c->in + c->in_len, CONN_BUF - c->in_len);
+			}
+			if (k > 0)
+				c->in_len += (size_t)k;
+			if (c->in_len > 0) {
+				atomic_fetch_add(&c->srv->bytes_in, (uint64_t)c->in_len);
+				return 1;
+			}
+			if (k == 0)
+				return 0;
+			if (k == TLS_AGAIN_WRITE)
+				p.events = POLLOUT;
+			else if (k != TLS_AGAIN_READ)
+				return CS_EIO;
+		}
 		switch (ph) {
 		case PH_HEAD:
 			wait_ms = c->head_deadline_ms - now_ms();
@@ -169,6 +208,8 @@ conn_recv(struct conn *c, enum phase ph)
 			continue;
 		if (r <= 0)
 			return CS_EIO;
+		if (c->tls != NULL)
+			continue;
 		n = recv(c->fd, c->in, CONN_BUF, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -340,6 +381,72 @@ conn_write(struct conn *c, const void *p, size_t n)
 	return conn_send(c, p, n);
 }
 
+/* tls_put: write all of p through TLS, waiting at most body_timeout per pause. */
+static int
+tls_put(struct conn *c, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		struct pollfd pf = {c->fd, POLLOUT, 0};
+		size_t done = 0;
+		int r = tls_write(c->tls, p, n, &done);
+
+		p += done;
+		n -= done;
+		atomic_fetch_add(&c->srv->bytes_out, (uint64_t)done);
+		if (r == 0)
+			continue;
+		if (r != TLS_AGAIN_READ && r != TLS_AGAIN_WRITE) {
+			c->dead = true;
+			return CS_EIO;
+		}
+		pf.events = r == TLS_AGAIN_READ ? POLLIN : POLLOUT;
+		do
+			r = poll(&pf, 1, (int)c->srv->cfg.body_timeout * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0) {
+			c->dead = true;
+			return CS_EIO;
+		}
+	}
+	return 0;
+}
+
+/* tls_writev: small pieces (a response head, an XML body) are gathered into
+ * one record's worth before they go out; large ones go straight through. */
+static int
+tls_writev(struct conn *c, const struct iovec *iov, int n)
+{
+	uint8_t stage[16384];
+	size_t sl = 0;
+	int rc = 0;
+
+	for (int i = 0; i < n && rc == 0; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		while (len > 0 && rc == 0) {
+			size_t take;
+
+			if (sl == 0 && len >= sizeof(stage)) {
+				rc = tls_put(c, p, len);
+				break;
+			}
+			take = len < sizeof(stage) - sl ? len : sizeof(stage) - sl;
+			memcpy(stage + sl, p, take);
+			sl += take;
+			p += take;
+			len -= take;
+			if (sl == sizeof(stage)) {
+				rc = tls_put(c, stage, sl);
+				sl = 0;
+			}
+		}
+	}
+	if (rc == 0 && sl > 0)
+		rc = tls_put(c, stage, sl);
+	return rc;
+}
+
 int
 conn_writev(struct conn *c, const struct iovec *iov, int n)
 {
@@ -349,6 +456,8 @@ conn_writev(struct conn *c, const struct iovec *iov, int n)
 
 	if (n < 0 || n > 64)
 		return CS_EINVAL;
+	if (c->tls != NULL)
+		return tls_writev(c, iov, n);
 	memcpy(v, iov, (size_t)n * sizeof(*v));
 	while (i < n) {
 		struct pollfd pf = {c->fd, POLLOUT, 0};
@@ -449,6 +558,7 @@ static void conn_run(struct conn *c);
 static void
 conn_free(struct conn *c)
 {
+	tls_conn_free(c->tls);
 	shutdown(c->fd, SHUT_RDWR);
 	close(c->fd);
 	engine_give(c->e);
@@ -616,7 +726,7 @@ conn_idle_park(struct conn *c)
 	struct pollfd p = {c->fd, POLLIN, 0};
 	int r;
 
-	if (c->in_off < c->in_len)
+	if (c->in_off < c->in_len || (c->tls != NULL && tls_pending(c->tls)))
 		return false;
 	do
 		r = poll(&p, 1, PARK_GRACE_MS);
@@ -643,8 +753,10 @@ conn_run(struct conn *c)
 		c->body_err = HTTP_E_NONE;
 		/* The first byte of a buffered pipelined request starts the head timer
 		 * too, and so does the accept: a new connection owes us a request, it
-		 * is not a keep-alive connection idling between two. */
-		c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
+		 * is not a keep-alive connection idling between two (its timer,
+		 * set by conn_serve, also covered the TLS handshake). */
+		if (!c->fresh)
+			c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
 		r = conn_event(c, c->in_off < c->in_len ? PH_HEAD : PH_IDLE, &ev);
 		c->fresh = false;
 		if (r == 0)
@@ -702,5 +814,12 @@ conn_serve(struct server *srv, int fd, const char *peer)
 	c->fd = fd;
 	c->fresh = true;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	/* The handshake counts against the first request's head time. */
+	c->head_deadline_ms = now_ms() + (int64_t)srv->cfg.header_timeout * 1000;
+	if (srv->tls != NULL &&
+	    tls_accept(&c->tls, srv->tls, fd, c->head_deadline_ms, c->tls_user, c->peer) != 0) {
+		conn_free(c);
+		return;
+	}
 	conn_run(c);
 }

@@ -53,6 +53,11 @@ struct server *conn_server(const struct conn *c);
 struct engine *conn_engine(struct conn *c);
 const char *conn_peer(const struct conn *c);
 
+/* conn_is_tls(c): the connection is TLS.  conn_tls_user(c): the user named
+ * by its verified client certificate, or NULL when there is none. */
+bool conn_is_tls(const struct conn *c);
+const char *conn_tls_user(const struct conn *c);
+
 /*
  * conn_body(c, data, len): the next piece of the request body.  Returns 1
  * with a piece, 0 at the end of the body, or a negative error (timeout,

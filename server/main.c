@@ -20,6 +20,7 @@
 #include "keystore/keystore.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/secmem.h"
@@ -222,9 +223,11 @@ conn_thread(void *arg)
 	return NULL;
 }
 
-/* refuse: answer 503 SlowDown without a thread, then close. */
+/* refuse: answer 503 SlowDown without a thread, then close.  A TLS client
+ * cannot read a plaintext answer and a handshake per refusal would be the
+ * flood's work done for it: it sees the connection closed. */
 static void
-refuse(int fd)
+refuse(int fd, bool tls)
 {
 	static const char body[] =
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
@@ -235,7 +238,7 @@ refuse(int fd)
 			 "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
 			 sizeof(body) - 1, body);
 
-	if (n > 0 && (size_t)n < sizeof(msg) &&
+	if (!tls && n > 0 && (size_t)n < sizeof(msg) &&
 	    send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* best effort */
 	}
@@ -401,6 +404,7 @@ first_start(struct server *srv)
 static void
 print_banner(struct server *srv)
 {
+	const char *scheme = srv->tls != NULL ? "https" : "http";
 	struct banner b;
 	int fd;
 
@@ -418,8 +422,8 @@ print_banner(struct server *srv)
 				close(fd);
 		}
 	}
-	printf("\ncryptstored %s listening on http://%s:%u (region %s)\n", VERSION, srv->cfg.listen,
-	       srv->cfg.port, srv->cfg.region);
+	printf("\ncryptstored %s listening on %s://%s:%u (region %s)\n", VERSION, scheme,
+	       srv->cfg.listen, srv->cfg.port, srv->cfg.region);
 	printf("Test identity 'demo' (clearance s0-s3): one access key per session level.\n"
 	       "A key reads buckets at or below its level and writes only at its level.\n");
 	identity_keys(srv->ids, banner_key, &b);
@@ -435,10 +439,10 @@ print_banner(struct server *srv)
 		printf("\nTry it with the %s key (paste these lines into a shell):\n"
 		       "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
 		       "AWS_DEFAULT_REGION=%s\n"
-		       "  aws --endpoint-url http://%s:%u s3 cp /etc/hostname s3://%s/hello.txt\n"
-		       "  aws --endpoint-url http://%s:%u s3 ls s3://%s/\n\n",
-		       b.level, b.akid, b.secret, srv->cfg.region, srv->cfg.listen, srv->cfg.port,
-		       bucket, srv->cfg.listen, srv->cfg.port, bucket);
+		       "  aws --endpoint-url %s://%s:%u s3 cp /etc/hostname s3://%s/hello.txt\n"
+		       "  aws --endpoint-url %s://%s:%u s3 ls s3://%s/\n\n",
+		       b.level, b.akid, b.secret, srv->cfg.region, scheme, srv->cfg.listen,
+		       srv->cfg.port, bucket, scheme, srv->cfg.listen, srv->cfg.port, bucket);
 	}
 	secmem_wipe(b.secret, sizeof(b.secret));
 	fflush(stdout);
@@ -556,6 +560,10 @@ main(int argc, char **argv)
 		log_error("root key: %s", why);
 		goto out;
 	}
+	if (tls_ctx_new(&srv.tls, &srv.cfg, why, sizeof(why)) != 0) {
+		log_error("TLS: %s", why);
+		goto out;
+	}
 	if (srv.cfg.user[0] != '\0' && geteuid() == 0) {
 		if ((pw = getpwnam(srv.cfg.user)) == NULL) {
 			log_error("user '%s' does not exist (create it, e.g. useradd --system "
@@ -659,11 +667,11 @@ main(int argc, char **argv)
 	}
 	if (first_start(&srv) != 0)
 		goto out;
-	log_info("cryptstored %s on %s:%u: suite %s, engine %s (%s), chunk %u, data %s, keys %s, "
-		 "admin %s, audit %s",
-		 VERSION, srv.cfg.listen, srv.cfg.port, srv.suite->name, engine_name(e),
-		 engine_ipsecmb_arch(), srv.cfg.chunk_size, srv.cfg.data_dir, srv.cfg.keys_dir,
-		 afd >= 0 ? srv.cfg.admin_socket : "(none)", srv.cfg.audit_dir);
+	log_info("cryptstored %s on %s:%u: TLS %s, suite %s, engine %s (%s), chunk %u, data %s, "
+		 "keys %s, admin %s, audit %s",
+		 VERSION, srv.cfg.listen, srv.cfg.port, tls_ctx_describe(srv.tls), srv.suite->name,
+		 engine_name(e), engine_ipsecmb_arch(), srv.cfg.chunk_size, srv.cfg.data_dir,
+		 srv.cfg.keys_dir, afd >= 0 ? srv.cfg.admin_socket : "(none)", srv.cfg.audit_dir);
 	{
 		char port[16], pid[16];
 
@@ -716,7 +724,7 @@ main(int argc, char **argv)
 		if (atomic_fetch_add(&srv.nconn, 1) >= srv.cfg.max_conns ||
 		    (a = calloc(1, sizeof(*a))) == NULL) {
 			atomic_fetch_sub(&srv.nconn, 1);
-			refuse(fd);
+			refuse(fd, srv.tls != NULL);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -732,7 +740,7 @@ main(int argc, char **argv)
 		if (pthread_create(&t, &attr, conn_thread, a) != 0) {
 			atomic_fetch_sub(&srv.nconn, 1);
 			free(a);
-			refuse(fd);
+			refuse(fd, srv.tls != NULL);
 		}
 	}
 	atomic_store(&srv.stopping, true);
@@ -773,6 +781,7 @@ out:
 	identity_close(srv.ids);
 	store_close(srv.st);
 	keystore_close(srv.ks);
+	tls_ctx_free(srv.tls);
 	engine_free(e);
 	return status;
 }

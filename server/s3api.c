@@ -384,6 +384,19 @@ authenticate(struct req *r)
 			 "The AWS Access Key Id you provided does not exist in our records.");
 		return -1;
 	}
+	/* Mutual TLS: the certificate binds the connection to one user; a key
+	 * of anyone else is refused even with a valid signature. */
+	if (conn_tls_user(r->c) != NULL &&
+	    strcmp(conn_tls_user(r->c), r->s.user) != 0) { // ct-ok: user names are not secret
+		log_warn("DENY %s %s %s: client certificate of '%s', key of '%s'", conn_peer(r->c),
+			 r->h->method, r->h->target, conn_tls_user(r->c), r->s.user);
+		AUDIT(r->srv, "auth_failure", "peer", conn_peer(r->c), "method", r->h->method,
+		      "akid", r->auth.access_key, "code", "AccessDenied", "detail",
+		      "access key of another user than the client certificate's");
+		s3_error(r, 403, "AccessDenied",
+			 "The access key belongs to another user than the client certificate.");
+		return -1;
+	}
 	return 0;
 }
 

@@ -23,6 +23,7 @@ struct catalog;
 struct identity;
 struct audit;
 struct workq;
+struct tls_ctx;
 
 struct server {
 	struct config cfg;
@@ -38,6 +39,7 @@ struct server {
 	atomic_uint_fast64_t requests, bytes_in, bytes_out;
 	struct audit *audit;     /* NULL: no audit log (unit tests) */
 	struct workq *sealq;     /* sealing workers, one per core (NULL: none) */
+	struct tls_ctx *tls;     /* NULL: plain HTTP */
 	struct timespec started; /* CLOCK_MONOTONIC at start-up */
 	time_t started_wall;
 	pthread_t admin_thread;

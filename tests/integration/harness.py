@@ -77,6 +77,11 @@ class Server:
         self.port = 0
         self.proc = None
         self.creds = {}
+        # TLS (tls_test.py): the scheme clients use, the CA bundle they
+        # verify with and the (cert, key) they present, if any.
+        self.scheme = "http"
+        self.ca_bundle = None
+        self.client_cert = None
 
     def argv(self):
         d = self.d
@@ -180,17 +185,19 @@ class Server:
         import boto3
         from botocore.config import Config
 
-        key = (level, pool, connect_timeout, read_timeout)
+        key = (level, pool, connect_timeout, read_timeout, self.scheme, self.client_cert)
         if not fresh and key in getattr(self, "_clients", {}):
             return self._clients[key]
         a, s = self.creds[level]
         cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
                      retries={"total_max_attempts": 1, "mode": "standard"},
                      connect_timeout=connect_timeout, read_timeout=read_timeout,
-                     max_pool_connections=pool, tcp_keepalive=False)
+                     max_pool_connections=pool, tcp_keepalive=False,
+                     client_cert=self.client_cert)
         c = boto3.session.Session().client(
-            "s3", endpoint_url="http://127.0.0.1:%d" % self.port, region_name=REGION,
-            aws_access_key_id=a, aws_secret_access_key=s, config=cfg)
+            "s3", endpoint_url="%s://127.0.0.1:%d" % (self.scheme, self.port), region_name=REGION,
+            aws_access_key_id=a, aws_secret_access_key=s, config=cfg,
+            verify=self.ca_bundle if self.scheme == "https" else None)
         if not hasattr(self, "_clients"):
             self._clients = {}
         self._clients[key] = c
