@@ -3,8 +3,9 @@
 #
 #   make            build (build/)
 #   make run        install deps, build, start cryptstored with a demo setup in run/
-#   make check      install deps, build, run every test (plain and ASan+UBSan), and the
-#                   integration tests against a TSan build of the threaded server
+#   make check      install deps, build, run every test (plain and ASan+UBSan), the
+#                   integration tests against a TSan build of the threaded server, and
+#                   every libFuzzer target for 60 s (build-fuzz/, clang)
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks
 #   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
@@ -15,6 +16,7 @@
 #   make format     clang-format the tree in place
 #   make clean      remove the build directories
 
+FUZZ_TARGETS = http sigv4 awschunked s3xml label format keystore objmeta audit cli_xml
 MESON ?= meson
 NINJA ?= ninja
 
@@ -66,10 +68,14 @@ check: deps-check
 		-Db_lundef=false; fi
 	if [ -f build-tsan/build.ninja ]; then $(MESON) setup --reconfigure build-tsan; \
 	else $(MESON) setup build-tsan --buildtype=debug -Db_sanitize=thread -Db_lundef=false; fi
+	if [ -f build-fuzz/build.ninja ]; then $(MESON) setup --reconfigure build-fuzz; \
+	else CC=clang $(MESON) setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false; fi
 	$(NINJA) -C build
 	$(NINJA) -C build-asan
 	$(NINJA) -C build-tsan
-	@python3 tests/run.py build build-asan build-tsan:integration
+	$(NINJA) -C build-fuzz $(addprefix tests/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@python3 tests/run.py build build-asan build-tsan:integration build-fuzz:fuzzci
 
 asan: deps-check build-asan/build.ninja
 	$(NINJA) -C build-asan
