@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make pkg-config meson ninja-build libssl-dev openssl libipsec-mb-dev libhttp-parser-dev libcurl4-openssl-dev libseccomp-dev"
-check="libcmocka-dev python3 clang-format git awscli s3cmd python3-boto3 curl libcurl4-openssl-dev valgrind clang"
+check="libcmocka-dev python3 clang-format git awscli s3cmd python3-boto3 curl libcurl4-openssl-dev valgrind clang ceph-mon ceph-osd ceph-common librados-dev"
 bench=""
 
 want="$build"

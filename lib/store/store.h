@@ -46,6 +46,40 @@ enum store_sync {
 int store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 	__attribute__((warn_unused_result));
 
+/*
+ * The RADOS backend (store_rados.c): objects striped over RADOS objects of
+ * one pool, the name-to-object index in the omap of one RADOS object per
+ * space.  Every string is borrowed for the call only.
+ */
+struct store_rados_cfg {
+	const char *conf;     /* ceph.conf path; NULL: librados' default search */
+	const char *user;     /* "client.NAME" or "NAME"; NULL: client.admin */
+	const char *keyring;  /* NULL: as ceph.conf says */
+	const char *pool;     /* required; must exist */
+	const char *nspace;   /* RADOS namespace in the pool; NULL: the default one */
+	uint32_t stripe_unit; /* bytes per RADOS object, 4096..64 MiB; 0: 4 MiB */
+	/* Seconds the data of a replaced or deleted object outlives the switch,
+	 * for readers on other front-ends (this one's own readers are tracked
+	 * exactly); 0: 300; negative: none. */
+	int gc_grace;
+	/* Seconds after which an unfinished write (its front-end crashed) is
+	 * swept at open; 0: 3600; negative: every unfinished write (tests). */
+	int stale_after;
+	/* Seconds a cluster operation may take before it fails (CS_EIO,
+	 * errno ETIMEDOUT); 0: 30. */
+	int op_timeout;
+};
+
+/*
+ * store_rados_open(out, cfg, why, whylen): connect to the cluster as
+ * cfg->user, open cfg->pool, and sweep what crashed writers and interrupted
+ * garbage collection left (see store_rados.c).  Returns 0, CS_EINVAL (cfg),
+ * CS_EIO (the cluster: errno set, the reason in why), CS_ENOMEM, or
+ * CS_ENOTSUP if this build has no librados.
+ */
+int store_rados_open(struct store **out, const struct store_rados_cfg *cfg, char *why,
+		     size_t whylen) __attribute__((warn_unused_result));
+
 /* store_close(s): release s; NULL is a no-op.  Open handles must be closed first. */
 void store_close(struct store *s);
 
