@@ -7,6 +7,8 @@ set -eu
 build="gcc make pkg-config meson ninja-build libssl-dev openssl libipsec-mb-dev libhttp-parser-dev libcurl4-openssl-dev libseccomp-dev"
 check="libcmocka-dev python3 clang-format git awscli s3cmd python3-boto3 curl libcurl4-openssl-dev valgrind clang ceph-mon ceph-osd ceph-common librados-dev"
 bench=""
+# make paper: the VM (Debian kernel, headers, qemu, busybox) and every peer of the tables.
+paper="linux-headers-amd64 linux-image-amd64 qemu-system-x86 busybox-static cpio iperf3 netcat-openbsd openssh-server openssh-client encfs gocryptfs fuse3 e2fsprogs jq iproute2 gnuplot-nox"
 
 want="$build"
 for a in "$@"; do
@@ -14,8 +16,9 @@ for a in "$@"; do
 	--run) want="$want awscli" ;;
 	--check) want="$want $check" ;;
 	--bench) want="$want $check $bench" ;;
+	--paper) want="$want $check $paper" ;;
 	-h|--help)
-		echo "usage: tools/deps.sh [--run|--check|--bench]"
+		echo "usage: tools/deps.sh [--run|--check|--bench|--paper]"
 		echo "Installs the missing Debian packages for that target with apt-get."
 		exit 0 ;;
 	*) echo "deps.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
