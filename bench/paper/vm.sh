@@ -539,5 +539,11 @@ p("Guest `cbc(aes)` implementations after the runs (name, driver, priority, type
 print("\n".join(o))
 PY
 cat "$OUT/aes.md"
+# The figure of docs/PAPER.md section 1 (gnuplot: make paper installs gnuplot-nox).
+if command -v gnuplot >/dev/null 2>&1; then
+	bash "$(dirname "$0")/plot_aes.sh" "$OUT" "${PLOTS:-$PAPER_DIR/../../docs/paper}" || note "plot_aes.sh failed"
+else
+	note "gnuplot not installed: no docs/paper/aes.png (apt-get install gnuplot-nox)"
+fi
 note "wrote $OUT/aes.md (consoles: $OUT/vm-console.log, $OUT/vm-icount-console.log;" \
 	"native: $OUT/native.log); $(elapsed) s in all"
