@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "audit/audit.h"
 #include "catalog.h"
+#include "cluster.h"
 #include "conn.h"
 #include "identity.h"
 #include "keystore/keystore.h"
@@ -305,6 +306,8 @@ v_help(struct adm *a)
 	ok(a, "%s", "");
 }
 
+static bool spread(struct adm *a, const char *level, const char *what);
+
 static void
 v_level_add(struct adm *a)
 {
@@ -322,6 +325,8 @@ v_level_add(struct adm *a)
 		return;
 	}
 	AUDIT(a->srv, "level_add", "actor", a->actor, "level", canon, "version", "1");
+	if (!spread(a, canon, "the new level's key"))
+		return;
 	ok(a, "level %s created with key version 1", canon);
 }
 
@@ -369,6 +374,30 @@ v_level_list(struct adm *a)
 	ok(a, "%d level(s)", c.count);
 }
 
+/*
+ * spread: with other front-ends (store = rados), wait until every one has
+ * re-read level's keys (and wiped destroyed ones); fail the command naming
+ * those that did not acknowledge.  The change itself stands either way.
+ */
+static bool
+spread(struct adm *a, const char *level, const char *what)
+{
+	char report[1536];
+
+	if (a->srv->cluster == NULL)
+		return true;
+	if (cluster_key_changed(a->srv->cluster, level, report, sizeof(report)) != 0) {
+		AUDIT(a->srv, "key_spread", "actor", a->actor, "level", level, "result", report);
+		fail(a, X_FAIL,
+		     "level %s: done here and on record, but not every front-end confirmed it "
+		     "holds %s: %s",
+		     level, what, report);
+		return false;
+	}
+	log_info("level %s: key change %s", level, report);
+	return true;
+}
+
 static void
 v_key_rotate(struct adm *a)
 {
@@ -385,6 +414,8 @@ v_key_rotate(struct adm *a)
 	}
 	snprintf(v, sizeof(v), "%u", (unsigned)version);
 	AUDIT(a->srv, "key_rotate", "actor", a->actor, "level", canon, "version", v);
+	if (!spread(a, canon, "the new key version"))
+		return;
 	ok(a,
 	   "level %s: key version %u is active; older versions are decrypt-only (run `key "
 	   "rewrap %s` to move every object to it)",
@@ -585,6 +616,8 @@ v_key_destroy(struct adm *a)
 		snprintf(vs, sizeof(vs), "%lu", v);
 		AUDIT(a->srv, "key_destroy", "actor", a->actor, "level", canon, "version", vs);
 	}
+	if (!spread(a, canon, "the destroyed key version"))
+		return;
 	ok(a, "destroyed key version %lu of %s (%llu objects checked, none used it)", v, canon,
 	   (unsigned long long)total);
 }
@@ -629,6 +662,8 @@ v_key_shred(struct adm *a)
 	}
 	log_warn("SHRED level %s: %u key version(s) destroyed, %llu objects unreadable", canon, nv,
 		 (unsigned long long)n);
+	if (!spread(a, canon, "the shredded keys"))
+		return;
 	ok(a,
 	   "shredded level %s: %u key version(s) destroyed; %llu objects (%llu bytes) are "
 	   "unreadable; %.3f ms",

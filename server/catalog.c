@@ -44,8 +44,12 @@ struct catalog {
 	pthread_mutex_t key_locks[KEY_LOCKS];
 	struct store *st;
 	struct keystore *ks;
+	struct engine *e;  /* catalog_open's, again for catalog_refresh_*() */
 	struct bucket *bk; /* sorted by name */
 	size_t nb;
+	/* Told of every change made here (catalog_set_notify); NULL: none. */
+	void (*notify)(void *arg, const char *bucket, const char *name);
+	void *notify_arg;
 };
 
 /* best_effort: a clean-up whose failure only leaves an unused, empty or
@@ -54,6 +58,14 @@ static void
 best_effort(int rc)
 {
 	(void)rc;
+}
+
+/* tell: report a change made here to whoever catalog_set_notify() named. */
+static void
+tell(struct catalog *c, const char *bucket, const char *name)
+{
+	if (c->notify != NULL)
+		c->notify(c->notify_arg, bucket, name);
 }
 
 bool
@@ -332,6 +344,7 @@ catalog_open(struct catalog **out, struct store *st, struct keystore *ks, struct
 		pthread_mutex_init(&c->key_locks[i], NULL);
 	c->st = st;
 	c->ks = ks;
+	c->e = e;
 	if ((rc = store_space_create(st, SYS_SPACE)) != 0 && rc != CS_EEXIST) {
 		err_why(why, whylen, rc, "cannot create the store's system space");
 		goto err;
@@ -436,6 +449,8 @@ catalog_bucket_create(struct catalog *c, const char *name, const char *label_tex
 	}
 out:
 	pthread_rwlock_unlock(&c->lock);
+	if (rc == 0)
+		tell(c, name, NULL);
 	return rc;
 }
 
@@ -470,6 +485,8 @@ catalog_bucket_delete(struct catalog *c, const char *name)
 	bucket_free(&saved);
 out:
 	pthread_rwlock_unlock(&c->lock);
+	if (rc == 0)
+		tell(c, name, NULL);
 	return rc;
 }
 
@@ -563,6 +580,8 @@ catalog_object_put(struct catalog *c, const char *bucket, const struct cat_objec
 	if ((b = find_bucket(c, bucket)) != NULL)
 		rc = entry_insert(b, o);
 	pthread_rwlock_unlock(&c->lock);
+	if (rc == 0)
+		tell(c, bucket, o->name);
 	return rc;
 }
 
@@ -585,6 +604,9 @@ catalog_object_del(struct catalog *c, const char *bucket, const char *name)
 		}
 	}
 	pthread_rwlock_unlock(&c->lock);
+	/* Also when this index did not have it: another front-end's may. */
+	if (b != NULL)
+		tell(c, bucket, name);
 	return rc;
 }
 
@@ -725,4 +747,142 @@ void
 catalog_unlock_key(struct catalog *c, const char *okey)
 {
 	pthread_mutex_unlock(key_lock(c, okey));
+}
+
+/* ---- other front-ends' changes ------------------------------------------- */
+
+void
+catalog_set_notify(struct catalog *c, void (*fn)(void *arg, const char *bucket, const char *name),
+		   void *arg)
+{
+	pthread_rwlock_wrlock(&c->lock);
+	c->notify = fn;
+	c->notify_arg = arg;
+	pthread_rwlock_unlock(&c->lock);
+}
+
+int
+catalog_refresh_buckets(struct catalog *c)
+{
+	struct catalog fresh;
+	struct rebuild rb;
+	char why[256];
+	int rc;
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.st = c->st;
+	fresh.ks = c->ks;
+	if ((rc = catalog_load(&fresh, why, sizeof(why))) != 0) {
+		for (size_t i = 0; i < fresh.nb; i++)
+			bucket_free(&fresh.bk[i]);
+		free(fresh.bk);
+		return rc;
+	}
+	if (fresh.nb > 1)
+		qsort(fresh.bk, fresh.nb, sizeof(*fresh.bk), cmp_bucket);
+	memset(&rb, 0, sizeof(rb));
+	rb.c = c;
+	rb.x.st = c->st;
+	rb.x.ks = c->ks;
+	rb.x.e = c->e;
+	pthread_rwlock_wrlock(&c->lock);
+	/* A bucket known here (same name and space) keeps its index; a new one
+	 * is indexed from the store; one gone from the record is dropped. */
+	for (size_t i = 0; rc == 0 && i < fresh.nb; i++) {
+		struct bucket *old = find_bucket(c, fresh.bk[i].b.name);
+
+		if (old != NULL && strcmp(old->b.space, fresh.bk[i].b.space) == 0) {
+			fresh.bk[i].e = old->e;
+			fresh.bk[i].n = old->n;
+			fresh.bk[i].cap = old->cap;
+			old->e = NULL;
+			old->n = old->cap = 0;
+			continue;
+		}
+		rb.b = &fresh.bk[i];
+		rc = store_list(c->st, rb.b->b.space, rebuild_cb, &rb);
+		if (rc == CS_ENOENT) /* its creator has not made the space yet */
+			rc = 0;
+	}
+	if (rc != 0) {
+		/* Give the moved indexes back: c stays as it was. */
+		for (size_t i = 0; i < fresh.nb; i++) {
+			struct bucket *old = find_bucket(c, fresh.bk[i].b.name);
+
+			if (old != NULL && old->e == NULL && old->n == 0 &&
+			    strcmp(old->b.space, fresh.bk[i].b.space) == 0) {
+				old->e = fresh.bk[i].e;
+				old->n = fresh.bk[i].n;
+				old->cap = fresh.bk[i].cap;
+				fresh.bk[i].e = NULL;
+				fresh.bk[i].n = fresh.bk[i].cap = 0;
+			}
+		}
+		for (size_t i = 0; i < fresh.nb; i++)
+			bucket_free(&fresh.bk[i]);
+		free(fresh.bk);
+	} else {
+		for (size_t i = 0; i < c->nb; i++)
+			bucket_free(&c->bk[i]);
+		free(c->bk);
+		c->bk = fresh.bk;
+		c->nb = fresh.nb;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int
+catalog_refresh_object(struct catalog *c, const char *bucket, const char *name)
+{
+	struct objio_ctx x;
+	struct objio_rd *r = NULL;
+	struct cat_bucket b;
+	struct cat_object o;
+	struct bucket *bk;
+	char okey[CATALOG_OKEY_LEN + 1];
+	bool hit;
+	int rc;
+
+	if ((rc = catalog_bucket_get(c, bucket, &b)) != 0)
+		return rc;
+	memset(&x, 0, sizeof(x));
+	x.st = c->st;
+	x.ks = c->ks;
+	x.e = c->e;
+	catalog_object_key(c, &b, name, okey);
+	/* The store is read and the entry set under the write lock, not the
+	 * key's lock (a local request may hold that while it waits for this
+	 * front-end's ack): a local change of the key commits to the store
+	 * before it takes this lock to set its entry, so whichever order the
+	 * two take it in, the entry ends up describing the store's object. */
+	pthread_rwlock_wrlock(&c->lock);
+	rc = objio_open(&x, &b, okey, &r);
+	if (rc == 0 && strcmp(objio_meta(r)->name, name) != 0)
+		rc = CS_EAUTH; /* not stored under its own name's key */
+	if ((bk = find_bucket(c, bucket)) == NULL || strcmp(bk->b.space, b.space) != 0) {
+		rc = CS_ENOENT;
+	} else if (rc == 0) {
+		memset(&o, 0, sizeof(o));
+		o.name = objio_meta(r)->name;
+		o.size = objio_size(r);
+		o.mtime_ms = objio_meta(r)->mtime_ms;
+		objio_etag(r, o.etag);
+		snprintf(o.ctype, sizeof(o.ctype), "%s",
+			 objio_meta(r)->ctype ? objio_meta(r)->ctype : "binary/octet-stream");
+		rc = entry_insert(bk, &o);
+	} else if (rc == CS_ENOENT || rc == CS_EAUTH) {
+		/* Gone, or unreadable as at start-up: not listed. */
+		size_t i = find_entry(bk, name, &hit);
+
+		if (hit) {
+			free(bk->e[i].name);
+			memmove(&bk->e[i], &bk->e[i + 1], (bk->n - i - 1) * sizeof(*bk->e));
+			bk->n--;
+		}
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	objio_close(r);
+	return rc;
 }

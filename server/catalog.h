@@ -130,4 +130,33 @@ uint64_t catalog_object_count(struct catalog *c, const char *bucket);
  * and their plaintext bytes in *bytes. */
 uint64_t catalog_bucket_usage(struct catalog *c, const char *bucket, uint64_t *bytes);
 
+/*
+ * Several front-ends on one store (store = rados): each changes its own
+ * index and tells the others (cluster.c), which then re-read what changed.
+ *
+ * catalog_set_notify(c, fn, arg): call fn(arg, bucket, name) after every
+ * change made through this catalogue: an object's entry put or deleted
+ * (name set) or a bucket created or deleted (name NULL).  fn runs on the
+ * changing thread with no catalogue lock held.
+ */
+void catalog_set_notify(struct catalog *c,
+			void (*fn)(void *arg, const char *bucket, const char *name), void *arg);
+
+/*
+ * catalog_refresh_buckets(c): re-read the bucket record from the store:
+ * buckets new to this front-end are indexed from the store, deleted ones
+ * are dropped, the others keep their index.  On failure c is unchanged.
+ * Uses catalog_open's engine: call it from one thread only (the cluster
+ * thread), like catalog_refresh_object.
+ */
+int catalog_refresh_buckets(struct catalog *c) __attribute__((warn_unused_result));
+
+/*
+ * catalog_refresh_object(c, bucket, name): re-read one object's index entry
+ * from the store: inserted or replaced if the object is there and opens,
+ * removed if it is gone or does not open.  CS_ENOENT if no such bucket.
+ */
+int catalog_refresh_object(struct catalog *c, const char *bucket, const char *name)
+	__attribute__((warn_unused_result));
+
 #endif /* CS_CATALOG_H */

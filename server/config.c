@@ -38,7 +38,14 @@ struct key {
 static const struct key keys[] = {
 	S(listen, "address to listen on"),
 	U(port, "TCP port (0: any free port; see port-file)"),
-	S(data_dir, "directory of the encrypted object store"),
+	S(store, "object store: fs (data-dir) or rados (a Ceph pool shared by front-ends)"),
+	S(data_dir, "directory of the encrypted object store (store = fs)"),
+	S(rados_conf, "store = rados: ceph.conf path (empty: librados' default search)"),
+	S(rados_user, "store = rados: Ceph client name, e.g. client.cryptstore"),
+	S(rados_keyring, "store = rados: keyring of rados-user (empty: as ceph.conf says)"),
+	S(rados_pool, "store = rados: pool holding objects, sealed keys and records"),
+	S(rados_namespace, "store = rados: RADOS namespace in the pool (empty: default)"),
+	U(rados_op_timeout, "store = rados: seconds before a cluster operation fails (503)"),
 	S(keys_dir, "keystore directory (0700; keep it off the data disk)"),
 	S(root_key, "root key file (0600) sealing the keystore"),
 	S(root_passphrase, "derive the root key from a passphrase instead: 'tty' or 'fd:N'"),
@@ -80,7 +87,11 @@ config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
 	c->port = 9000;
+	snprintf(c->store, sizeof(c->store), "fs");
 	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/cryptstore/data");
+	snprintf(c->rados_user, sizeof(c->rados_user), "client.cryptstore");
+	snprintf(c->rados_pool, sizeof(c->rados_pool), "cryptstore");
+	c->rados_op_timeout = 30;
 	snprintf(c->keys_dir, sizeof(c->keys_dir), "/etc/cryptstore/keys");
 	snprintf(c->root_key, sizeof(c->root_key), "/etc/cryptstore/root.key");
 	snprintf(c->admin_socket, sizeof(c->admin_socket), "/run/cryptstore/admin.sock");

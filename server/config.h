@@ -14,7 +14,14 @@
 struct config {
 	char listen[64]; /* address */
 	unsigned port;
+	char store[8]; /* fs | rados */
 	char data_dir[512];
+	char rados_conf[512];      /* ceph.conf ("": librados' default search) */
+	char rados_user[128];      /* client name ("": client.admin) */
+	char rados_keyring[512];   /* keyring ("": as ceph.conf says) */
+	char rados_pool[128];      /* pool of objects, keystore and events */
+	char rados_namespace[128]; /* RADOS namespace in the pool ("": the default) */
+	unsigned rados_op_timeout; /* seconds a cluster operation may take */
 	char keys_dir[512];
 	char root_key[512];
 	char root_passphrase[32]; /* "", "tty" or "fd:N" */

@@ -35,6 +35,10 @@ struct akey {
 struct identity {
 	pthread_rwlock_t lock;
 	struct keystore *ks;
+	/* identity_set_notify(): told after each change made here */
+	void (*notify)(void *arg);
+	void *notify_arg;
+	bool changed; /* identity_save() succeeded since the lock was taken */
 	struct user *u;
 	size_t nu;
 	struct akey *k;
@@ -101,7 +105,101 @@ identity_save(struct identity *id)
 		return rc;
 	rc = keystore_write_file(id->ks, FILE_NAME, sealed, sl);
 	free(sealed);
+	if (rc == 0)
+		id->changed = true;
 	return rc;
+}
+
+static int parse_line(struct identity *id, char *line);
+
+/* identity_load: parse the sealed record into id (empty if there is none). */
+static int
+identity_load(struct identity *id, char *why, size_t whylen)
+{
+	uint8_t *sealed = NULL, *plain = NULL;
+	size_t sl = 0, pl = 0;
+	char *line, *save = NULL;
+	int rc = keystore_read_file(id->ks, FILE_NAME, &sealed, &sl);
+
+	if (rc == CS_ENOENT)
+		return 0;
+	if (rc == 0) {
+		rc = keystore_unseal(id->ks, "identities", sealed, sl, &plain, &pl);
+		free(sealed);
+	}
+	if (rc != 0) {
+		snprintf(why, whylen, "%s: %s", FILE_NAME, err_str(rc));
+		return rc;
+	}
+	for (line = strtok_r((char *)plain, "\n", &save); line != NULL && rc == 0;
+	     line = strtok_r(NULL, "\n", &save))
+		rc = parse_line(id, line);
+	secmem_wipe(plain, pl);
+	free(plain);
+	if (rc != 0)
+		snprintf(why, whylen, "%s is malformed", FILE_NAME);
+	return rc;
+}
+
+/* clear: forget every user and key (secrets wiped). */
+static void
+clear(struct identity *id)
+{
+	for (size_t i = 0; i < id->nk; i++)
+		secmem_free(id->k[i].secret, IDENTITY_SECRET_LEN + 1);
+	free(id->k);
+	free(id->u);
+	id->k = NULL;
+	id->u = NULL;
+	id->nk = id->nu = 0;
+}
+
+/* reload_locked: replace the table with the record's (write lock held);
+ * on failure the table is unchanged. */
+static int
+reload_locked(struct identity *id)
+{
+	struct identity fresh;
+	char why[128];
+	int rc;
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.ks = id->ks;
+	if ((rc = identity_load(&fresh, why, sizeof(why))) != 0) {
+		clear(&fresh);
+		return rc;
+	}
+	clear(id);
+	id->u = fresh.u;
+	id->nu = fresh.nu;
+	id->k = fresh.k;
+	id->nk = fresh.nk;
+	return 0;
+}
+
+/* fresh_locked: with other front-ends (a notify function is set), start a
+ * change from the record as it is now, not as this front-end last saw it. */
+static void
+fresh_locked(struct identity *id)
+{
+	id->changed = false;
+	if (id->notify != NULL && reload_locked(id) != 0) {
+		/* change what is known here; the save replaces the record */
+	}
+}
+
+/* unlock_tell: release the write lock, then report a saved change. */
+static void
+unlock_tell(struct identity *id)
+{
+	bool changed = id->changed;
+	void (*fn)(void *) = id->notify;
+	void *arg = id->notify_arg;
+
+	id->changed = false;
+	pthread_rwlock_unlock(&id->lock);
+	if (changed && fn != NULL)
+		fn(arg);
 }
 
 static int
@@ -160,9 +258,6 @@ int
 identity_open(struct identity **out, struct keystore *ks, char *why, size_t whylen)
 {
 	struct identity *id;
-	uint8_t *sealed = NULL, *plain = NULL;
-	size_t sl = 0, pl = 0;
-	char *line, *save = NULL;
 	int rc;
 
 	*out = NULL;
@@ -170,27 +265,7 @@ identity_open(struct identity **out, struct keystore *ks, char *why, size_t whyl
 		return CS_ENOMEM;
 	pthread_rwlock_init(&id->lock, NULL);
 	id->ks = ks;
-	rc = keystore_read_file(ks, FILE_NAME, &sealed, &sl);
-	if (rc == CS_ENOENT) {
-		*out = id;
-		return 0;
-	}
-	if (rc == 0) {
-		rc = keystore_unseal(ks, "identities", sealed, sl, &plain, &pl);
-		free(sealed);
-	}
-	if (rc != 0) {
-		snprintf(why, whylen, "%s: %s", FILE_NAME, err_str(rc));
-		identity_close(id);
-		return rc;
-	}
-	for (line = strtok_r((char *)plain, "\n", &save); line != NULL && rc == 0;
-	     line = strtok_r(NULL, "\n", &save))
-		rc = parse_line(id, line);
-	secmem_wipe(plain, pl);
-	free(plain);
-	if (rc != 0) {
-		snprintf(why, whylen, "%s is malformed", FILE_NAME);
+	if ((rc = identity_load(id, why, whylen)) != 0) {
 		identity_close(id);
 		return rc;
 	}
@@ -199,14 +274,31 @@ identity_open(struct identity **out, struct keystore *ks, char *why, size_t whyl
 }
 
 void
+identity_set_notify(struct identity *id, void (*fn)(void *arg), void *arg)
+{
+	pthread_rwlock_wrlock(&id->lock);
+	id->notify = fn;
+	id->notify_arg = arg;
+	pthread_rwlock_unlock(&id->lock);
+}
+
+int
+identity_reload(struct identity *id)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&id->lock);
+	rc = reload_locked(id);
+	pthread_rwlock_unlock(&id->lock);
+	return rc;
+}
+
+void
 identity_close(struct identity *id)
 {
 	if (id == NULL)
 		return;
-	for (size_t i = 0; i < id->nk; i++)
-		secmem_free(id->k[i].secret, IDENTITY_SECRET_LEN + 1);
-	free(id->k);
-	free(id->u);
+	clear(id);
 	pthread_rwlock_destroy(&id->lock);
 	free(id);
 }
@@ -237,6 +329,7 @@ identity_user_add(struct identity *id, const char *name, const char *clearance, 
 		return CS_EINVAL;
 	u.admin = admin;
 	pthread_rwlock_wrlock(&id->lock);
+	fresh_locked(id);
 	if (find_user(id, name) != NULL) {
 		rc = CS_EEXIST;
 	} else if ((nu = realloc(id->u, (id->nu + 1) * sizeof(*nu))) == NULL) {
@@ -247,7 +340,7 @@ identity_user_add(struct identity *id, const char *name, const char *clearance, 
 		if ((rc = identity_save(id)) != 0)
 			id->nu--;
 	}
-	pthread_rwlock_unlock(&id->lock);
+	unlock_tell(id);
 	return rc;
 }
 
@@ -286,6 +379,7 @@ identity_key_create(struct identity *id, const char *user, const char *level,
 	if ((a.secret = secmem_alloc(IDENTITY_SECRET_LEN + 1)) == NULL)
 		return CS_ENOMEM;
 	pthread_rwlock_wrlock(&id->lock);
+	fresh_locked(id);
 	if ((u = find_user(id, user)) == NULL) {
 		rc = CS_ENOENT;
 		goto out;
@@ -319,7 +413,7 @@ identity_key_create(struct identity *id, const char *user, const char *level,
 	memcpy(secret, a.secret, IDENTITY_SECRET_LEN + 1);
 	a.secret = NULL; /* now owned by the table */
 out:
-	pthread_rwlock_unlock(&id->lock);
+	unlock_tell(id);
 	secmem_free(a.secret, IDENTITY_SECRET_LEN + 1);
 	return rc;
 }
@@ -406,6 +500,7 @@ identity_user_disable(struct identity *id, const char *name)
 	int rc = CS_ENOENT;
 
 	pthread_rwlock_wrlock(&id->lock);
+	fresh_locked(id);
 	if ((u = find_user(id, name)) != NULL) {
 		rc = 0;
 		if (!u->disabled) {
@@ -414,7 +509,7 @@ identity_user_disable(struct identity *id, const char *name)
 				u->disabled = false;
 		}
 	}
-	pthread_rwlock_unlock(&id->lock);
+	unlock_tell(id);
 	return rc;
 }
 
@@ -425,11 +520,12 @@ identity_key_revoke(struct identity *id, const char *akid)
 	int rc = CS_ENOENT;
 
 	pthread_rwlock_wrlock(&id->lock);
+	fresh_locked(id);
 	if ((k = find_key(id, akid)) != NULL && !k->revoked) {
 		k->revoked = true;
 		if ((rc = identity_save(id)) != 0)
 			k->revoked = false;
 	}
-	pthread_rwlock_unlock(&id->lock);
+	unlock_tell(id);
 	return rc;
 }

@@ -42,6 +42,17 @@ int identity_open(struct identity **out, struct keystore *ks, char *why, size_t 
 
 void identity_close(struct identity *id);
 
+/*
+ * identity_set_notify(id, fn, arg): several front-ends share the record
+ * (store = rados): every change first re-reads it, and fn(arg) is called
+ * after each change saved here, with no lock held.
+ */
+void identity_set_notify(struct identity *id, void (*fn)(void *arg), void *arg);
+
+/* identity_reload(id): re-read the record (another front-end changed it);
+ * on failure the table is unchanged. */
+int identity_reload(struct identity *id) __attribute__((warn_unused_result));
+
 /* identity_count(id): number of users. */
 size_t identity_count(struct identity *id);
 

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "audit/audit.h"
 #include "catalog.h"
+#include "cluster.h"
 #include "sandbox.h"
 #include "config.h"
 #include "conn.h"
@@ -297,6 +298,48 @@ write_port_file(const struct server *srv)
 	return 0;
 }
 
+/* rados: true if the objects live in a Ceph pool rather than data_dir. */
+static bool
+rados(const struct server *srv)
+{
+	return strcmp(srv->cfg.store, "rados") == 0;
+}
+
+/* open_store: the object store the settings name. */
+static int
+open_store(struct server *srv)
+{
+	char why[512] = "";
+	int rc;
+
+	if (rados(srv)) {
+		const struct config *c = &srv->cfg;
+		struct store_rados_cfg rcfg = {
+			.conf = c->rados_conf[0] != '\0' ? c->rados_conf : NULL,
+			.user = c->rados_user[0] != '\0' ? c->rados_user : NULL,
+			.keyring = c->rados_keyring[0] != '\0' ? c->rados_keyring : NULL,
+			.pool = c->rados_pool,
+			.nspace = c->rados_namespace[0] != '\0' ? c->rados_namespace : NULL,
+			.op_timeout = (int)c->rados_op_timeout,
+		};
+
+		if ((rc = store_rados_open(&srv->st, &rcfg, why, sizeof(why))) != 0) {
+			log_error("store: Ceph pool %s as %s: %s (is the cluster up and the "
+				  "rados-* settings right?)",
+				  c->rados_pool, c->rados_user[0] ? c->rados_user : "client.admin",
+				  why);
+			return -1;
+		}
+		return 0;
+	}
+	if ((rc = store_fs_open(&srv->st, srv->cfg.data_dir,
+				srv->cfg.sync ? STORE_SYNC_FULL : STORE_SYNC_NONE)) != 0) {
+		log_error("store %s: %s (%s)", srv->cfg.data_dir, err_str(rc), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 struct banner {
 	struct server *srv;
 	int n;
@@ -537,6 +580,18 @@ main(int argc, char **argv)
 		log_error("chunk-size must be a multiple of 16 from 16 to %u", ENGINE_MAX_TEXT);
 		return 2;
 	}
+	if (strcmp(srv.cfg.store, "fs") != 0 && !rados(&srv)) {
+		log_error("store '%s' unknown (fs or rados)", srv.cfg.store);
+		return 2;
+	}
+	if (rados(&srv) && srv.cfg.rados_pool[0] == '\0') {
+		log_error("store = rados needs rados-pool");
+		return 2;
+	}
+	if (rados(&srv) && (srv.cfg.rados_op_timeout < 1 || srv.cfg.rados_op_timeout > 3600)) {
+		log_error("rados-op-timeout must be 1..3600 seconds");
+		return 2;
+	}
 	if (engine_new(&e, srv.engine) != 0) {
 		log_error("crypto engine '%s' is not usable on this machine", srv.cfg.engine);
 		return 1;
@@ -575,8 +630,8 @@ main(int argc, char **argv)
 			log_error("user '%s' is root: choose an unprivileged user", srv.cfg.user);
 			goto out;
 		}
-		if (own_dir(srv.cfg.data_dir, pw) != 0 || own_dir(srv.cfg.keys_dir, pw) != 0 ||
-		    own_dir(srv.cfg.audit_dir, pw) != 0)
+		if ((!rados(&srv) && own_dir(srv.cfg.data_dir, pw) != 0) ||
+		    own_dir(srv.cfg.keys_dir, pw) != 0 || own_dir(srv.cfg.audit_dir, pw) != 0)
 			goto out;
 	} else if (srv.cfg.user[0] != '\0') {
 		log_warn("user '%s': not started as root, so there are no privileges to drop",
@@ -609,7 +664,23 @@ main(int argc, char **argv)
 		}
 		secmem_wipe(pass, PASS_MAX);
 	}
-	rc = keystore_open_root(&srv.ks, srv.cfg.keys_dir, root, true, why, sizeof(why));
+	if (rados(&srv)) {
+		/* The keystore lives in the cluster, shared by every front-end;
+		 * only the root key (or the passphrase's salt) is local. */
+		struct keystore_files files;
+
+		if (cluster_open(&srv.cluster, &srv.cfg, why, sizeof(why)) != 0) {
+			log_error("cluster: %s", why);
+			goto out;
+		}
+		rc = cluster_keystore_files(srv.cluster, &files);
+		if (rc == 0)
+			rc = keystore_open_files(&srv.ks, &files, root, true, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", err_str(rc));
+	} else {
+		rc = keystore_open_root(&srv.ks, srv.cfg.keys_dir, root, true, why, sizeof(why));
+	}
 	secmem_free(root, KEYSTORE_KEY_LEN);
 	root = NULL;
 	if (rc != 0) {
@@ -617,17 +688,18 @@ main(int argc, char **argv)
 			  rc == CS_EAUTH && passlen > 0 ? " (wrong passphrase?)" : "");
 		goto out;
 	}
-	if ((rc = store_fs_open(&srv.st, srv.cfg.data_dir,
-				srv.cfg.sync ? STORE_SYNC_FULL : STORE_SYNC_NONE)) != 0) {
-		log_error("store %s: %s (%s)", srv.cfg.data_dir, err_str(rc), strerror(errno));
+	if (open_store(&srv) != 0)
 		goto out;
-	}
 	if (identity_open(&srv.ids, srv.ks, why, sizeof(why)) != 0) {
 		log_error("identities: %s", why);
 		goto out;
 	}
 	if (catalog_open(&srv.cat, srv.st, srv.ks, e, &unreadable, why, sizeof(why)) != 0) {
 		log_error("catalogue: %s", why);
+		goto out;
+	}
+	if (srv.cluster != NULL && cluster_start(srv.cluster, &srv, why, sizeof(why)) != 0) {
+		log_error("cluster: %s", why);
 		goto out;
 	}
 	if (unreadable > 0)
@@ -693,7 +765,12 @@ main(int argc, char **argv)
 	}
 	parker = true;
 	print_banner(&srv);
-	if (srv.cfg.sandbox) {
+	if (srv.cfg.sandbox && rados(&srv)) {
+		/* librados opens connections to monitors and OSDs whenever the
+		 * cluster map changes: socket() and connect() must stay allowed. */
+		log_warn("sandbox: not with store = rados (librados connects to the cluster at "
+			 "any time); running without the seccomp allow-list");
+	} else if (srv.cfg.sandbox) {
 		rc = sandbox_enter(why, sizeof(why));
 		if (rc == CS_ENOTSUP) {
 			log_warn("sandbox: %s: running without the seccomp allow-list", why);
@@ -777,6 +854,7 @@ out:
 	secmem_free(pass, PASS_MAX);
 	workq_free(srv.sealq);
 	audit_close(srv.audit);
+	cluster_close(srv.cluster); /* first: its thread uses what follows */
 	catalog_close(srv.cat);
 	identity_close(srv.ids);
 	store_close(srv.st);

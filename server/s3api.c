@@ -224,6 +224,12 @@ s3_error_rc(struct req *r, int rc, const char *what)
 			s3_error(r, 507, "InsufficientStorage", msg);
 			break;
 		}
+		if (errno == ETIMEDOUT || errno == ENOTCONN || errno == ESHUTDOWN) {
+			/* store = rados: the cluster did not answer in time */
+			snprintf(msg, sizeof(msg), "%s: the storage cluster is unavailable", what);
+			s3_error(r, 503, "ServiceUnavailable", msg);
+			break;
+		}
 		snprintf(msg, sizeof(msg), "%s: storage I/O error", what);
 		s3_error(r, 500, "InternalError", msg);
 		break;

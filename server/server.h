@@ -24,6 +24,7 @@ struct identity;
 struct audit;
 struct workq;
 struct tls_ctx;
+struct cluster;
 
 struct server {
 	struct config cfg;
@@ -40,6 +41,7 @@ struct server {
 	struct audit *audit;     /* NULL: no audit log (unit tests) */
 	struct workq *sealq;     /* sealing workers, one per core (NULL: none) */
 	struct tls_ctx *tls;     /* NULL: plain HTTP */
+	struct cluster *cluster; /* the other front-ends (store = rados); NULL: none */
 	struct timespec started; /* CLOCK_MONOTONIC at start-up */
 	time_t started_wall;
 	pthread_t admin_thread;

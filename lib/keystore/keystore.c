@@ -46,10 +46,11 @@ struct ks_level {
 
 struct keystore {
 	pthread_rwlock_t lock;
-	int dirfd;
-	uint8_t *seal_key;   /* secure memory */
-	uint8_t *derive_key; /* secure memory: base of keystore_derive() */
-	uint8_t *sys;        /* KEYSTORE_NSYSKEYS keys, secure memory */
+	int dirfd;               /* the directory of the default files (-1 if other) */
+	struct keystore_files f; /* where the files live */
+	uint8_t *seal_key;       /* secure memory */
+	uint8_t *derive_key;     /* secure memory: base of keystore_derive() */
+	uint8_t *sys;            /* KEYSTORE_NSYSKEYS keys, secure memory */
 	struct ks_level *levels;
 	size_t nlevels;
 };
@@ -107,9 +108,10 @@ ks_read_fd(int fd, size_t max, uint8_t **out, size_t *outlen)
 }
 
 /* ks_write_at: atomically write name in dirfd: temp (O_EXCL, 0600), fsync,
- * rename, fsync the directory. */
+ * rename (with excl: RENAME_NOREPLACE, which fails if name exists), fsync
+ * the directory.  Only calls of the sandbox's allow-list (sandbox.c). */
 static int
-ks_write_at(int dirfd, const char *name, const uint8_t *data, size_t n)
+ks_write_at(int dirfd, const char *name, const uint8_t *data, size_t n, bool excl)
 {
 	char tmp[300];
 	uint8_t rnd[6];
@@ -135,7 +137,22 @@ ks_write_at(int dirfd, const char *name, const uint8_t *data, size_t n)
 	if (fsync(fd) != 0)
 		goto err;
 	close(fd);
-	if (renameat(dirfd, tmp, dirfd, name) != 0) {
+	if (excl) {
+		int e = renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0 ? 0 : errno;
+
+		/* A filesystem without RENAME_NOREPLACE: the directory has one
+		 * writer (shared keystores are not directories), so check, then
+		 * rename. */
+		if (e == EINVAL) {
+			e = faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : 0;
+			if (e == 0 && renameat(dirfd, tmp, dirfd, name) != 0)
+				e = errno;
+		}
+		if (e != 0) {
+			(void)unlinkat(dirfd, tmp, 0);
+			return e == EEXIST ? CS_EEXIST : CS_EIO;
+		}
+	} else if (renameat(dirfd, tmp, dirfd, name) != 0) {
 		(void)unlinkat(dirfd, tmp, 0);
 		return CS_EIO;
 	}
@@ -241,24 +258,20 @@ keystore_unseal(struct keystore *ks, const char *purpose, const uint8_t *in, siz
 int
 keystore_write_file(struct keystore *ks, const char *name, const uint8_t *data, size_t n)
 {
-	return ks_write_at(ks->dirfd, name, data, n);
+	return ks->f.write(ks->f.arg, name, data, n, false);
 }
 
 int
 keystore_read_file(struct keystore *ks, const char *name, uint8_t **out, size_t *outlen)
 {
-	struct stat st;
-	int fd = openat(ks->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+	return ks->f.read(ks->f.arg, name, KS_FILE_MAX, out, outlen);
+}
 
-	if (fd < 0)
-		return errno == ENOENT ? CS_ENOENT : CS_EIO;
-	if (fstat(fd, &st) != 0 || ks_check_perm(&st, name, false, NULL, 0) != 0) {
-		close(fd);
-		return CS_EPERM;
-	}
-	rc = ks_read_fd(fd, KS_FILE_MAX, out, outlen);
-	close(fd);
-	return rc;
+/* ks_sync: make erasures durable. */
+static int
+ks_sync(struct keystore *ks)
+{
+	return ks->f.sync != NULL ? ks->f.sync(ks->f.arg) : 0;
 }
 
 /* ---- serialisation ------------------------------------------------------- */
@@ -357,7 +370,7 @@ level_save_meta(struct keystore *ks, const struct ks_level *l)
 		return rc;
 	level_base(l->id, base);
 	snprintf(name, sizeof(name), "%s.meta", base);
-	rc = ks_write_at(ks->dirfd, name, sealed, sl);
+	rc = ks->f.write(ks->f.arg, name, sealed, sl, false);
 	free(sealed);
 	return rc;
 }
@@ -375,7 +388,9 @@ kek_save(struct keystore *ks, const char *id, const struct ks_version *v)
 	kek_names(base, v->version, name, purpose);
 	if ((rc = ks_seal_with(ks->seal_key, purpose, v->key, KEYSTORE_KEY_LEN, &sealed, &sl)) != 0)
 		return rc;
-	rc = ks_write_at(ks->dirfd, name, sealed, sl);
+	/* Exclusive: a version is written once; with shared files, CS_EEXIST
+	 * means another front-end made this version first. */
+	rc = ks->f.write(ks->f.arg, name, sealed, sl, true);
 	free(sealed);
 	return rc;
 }
@@ -422,6 +437,77 @@ ks_scrub_at(int dirfd, const char *name)
 	if (rc == 0 && unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
 		rc = CS_EIO;
 	return rc;
+}
+
+/* kek_unsave: erase version v's key file after its .meta update failed. */
+static void
+kek_unsave(struct keystore *ks, const char *id, uint32_t v)
+{
+	char base[BASE_LEN + 1], name[NAME_SIZE], purpose[NAME_SIZE];
+
+	level_base(id, base);
+	kek_names(base, v, name, purpose);
+	if (ks->f.erase(ks->f.arg, name) != 0) {
+		/* left for the scrub at the next open (directory files) */
+	}
+}
+
+/* ---- the directory's files (struct keystore_files, arg = the keystore) ---- */
+
+static int
+ksd_read(void *arg, const char *name, size_t max, uint8_t **out, size_t *outlen)
+{
+	struct keystore *ks = arg;
+	struct stat st;
+	int fd = openat(ks->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return errno == ENOENT ? CS_ENOENT : CS_EIO;
+	if (fstat(fd, &st) != 0 || ks_check_perm(&st, name, false, NULL, 0) != 0) {
+		close(fd);
+		return CS_EPERM;
+	}
+	rc = ks_read_fd(fd, max, out, outlen);
+	close(fd);
+	return rc;
+}
+
+static int
+ksd_write(void *arg, const char *name, const uint8_t *data, size_t n, bool excl)
+{
+	return ks_write_at(((struct keystore *)arg)->dirfd, name, data, n, excl);
+}
+
+static int
+ksd_erase(void *arg, const char *name)
+{
+	return ks_scrub_at(((struct keystore *)arg)->dirfd, name);
+}
+
+static int
+ksd_list(void *arg, int (*cb)(void *cbarg, const char *name), void *cbarg)
+{
+	struct keystore *ks = arg;
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(ks->dirfd), rc = 0;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return CS_EIO;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			rc = cb(cbarg, de->d_name);
+	closedir(d);
+	return rc;
+}
+
+static int
+ksd_sync(void *arg)
+{
+	return fsync(((struct keystore *)arg)->dirfd) == 0 ? 0 : CS_EIO;
 }
 
 static void
@@ -485,7 +571,7 @@ level_load_keys(struct keystore *ks, struct ks_level *l, char *why, size_t whyle
 		size_t sl = 0, pl = 0;
 		int rc;
 
-		if (l->v[i].state == KEYSTORE_DESTROYED)
+		if (l->v[i].state == KEYSTORE_DESTROYED || l->v[i].key != NULL)
 			continue;
 		kek_names(base, l->v[i].version, name, purpose);
 		if ((rc = keystore_read_file(ks, name, &sealed, &sl)) != 0)
@@ -511,12 +597,18 @@ level_load_keys(struct keystore *ks, struct ks_level *l, char *why, size_t whyle
 	return 0;
 }
 
-/* ks_kek_owned: true if name is the key file of a live version of a level. */
+/*
+ * ks_kek_owned: true if name is the key file of a live version of a level;
+ * with shared files also if it may be another front-end's new version (a
+ * version above the level's last, or of a level not known here): only the
+ * files of versions the record says are destroyed are then scrubbed.
+ */
 static bool
 ks_kek_owned(struct keystore *ks, const char *name)
 {
 	char base[BASE_LEN + 1], *end;
 	unsigned long v;
+	bool known = false;
 
 	for (size_t i = 0; i < ks->nlevels; i++) {
 		struct ks_level *l = &ks->levels[i];
@@ -529,11 +621,14 @@ ks_kek_owned(struct keystore *ks, const char *name)
 		if (errno != 0 || strcmp(end, ".kek") != 0)
 			return false;
 		for (size_t j = 0; j < l->nv; j++)
-			if (l->v[j].version == v && l->v[j].state != KEYSTORE_DESTROYED)
-				return true;
+			if (l->v[j].version == v)
+				return l->v[j].state != KEYSTORE_DESTROYED;
+		known = true;
+		if (ks->f.shared && v > l->v[l->nv - 1].version)
+			return true;
 		return false;
 	}
-	return false;
+	return ks->f.shared && !known;
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -649,7 +744,7 @@ keystore_passphrase_root(const char *dir, const char *pass, size_t passlen, unsi
 		if (RAND_bytes(rec + 13, SALT_LEN) != 1)
 			rc = CS_ECRYPTO;
 		else
-			rc = ks_write_at(dfd, SALT_FILE, rec, sizeof(rec));
+			rc = ks_write_at(dfd, SALT_FILE, rec, sizeof(rec), false);
 		if (rc != 0) {
 			close(dfd);
 			return err_why(why, whylen, rc, "cannot create %s/%s", dir, SALT_FILE);
@@ -682,69 +777,108 @@ keystore_passphrase_root(const char *dir, const char *pass, size_t passlen, unsi
 	return 0;
 }
 
+/* The names of the keystore's files, for ks_load_levels. */
+struct ks_names {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+ks_names_add(void *arg, const char *name)
+{
+	struct ks_names *nm = arg;
+
+	if (nm->n == nm->cap) {
+		size_t cap = nm->cap ? 2 * nm->cap : 64;
+		char **v = realloc(nm->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return CS_ENOMEM;
+		nm->v = v;
+		nm->cap = cap;
+	}
+	if ((nm->v[nm->n] = strdup(name)) == NULL)
+		return CS_ENOMEM;
+	nm->n++;
+	return 0;
+}
+
+static void
+ks_names_free(struct ks_names *nm)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		free(nm->v[i]);
+	free(nm->v);
+}
+
+/* ks_read_level: read, unseal and parse the record of a level from the
+ * file name (a .meta file), checking it holds the level it is named for. */
+static int
+ks_read_level(struct keystore *ks, const char *name, struct ks_level *l, char *why, size_t whylen)
+{
+	uint8_t *sealed = NULL, *plain = NULL;
+	size_t sl = 0, pl = 0;
+	char expect[NAME_SIZE], base[BASE_LEN + 1];
+	int rc;
+
+	if ((rc = keystore_read_file(ks, name, &sealed, &sl)) != 0)
+		return err_why(why, whylen, rc, "keystore file %s: %s%s", name, err_str(rc),
+			       rc == CS_EPERM ? " (fix: chmod 600)" : "");
+	rc = keystore_unseal(ks, "level", sealed, sl, &plain, &pl);
+	free(sealed);
+	if (rc != 0)
+		return err_why(why, whylen, CS_EAUTH,
+			       "keystore file %s does not unseal under this root key", name);
+	rc = level_parse(plain, pl, l);
+	free(plain);
+	if (rc != 0)
+		return err_why(why, whylen, rc, "keystore file %s is malformed", name);
+	level_base(l->id, base);
+	snprintf(expect, sizeof(expect), "%s.meta", base);
+	if (strcmp(expect, name) != 0) {
+		level_free(l);
+		return err_why(why, whylen, CS_EAUTH, "keystore file %s holds another level", name);
+	}
+	return 0;
+}
+
 /*
  * ks_load_levels: every level-*.meta file and the key files of its live
  * versions; then scrub what no live version owns: key files of destroyed
  * versions (a shred interrupted after its durable decision), key files of
- * versions never committed to a .meta file (an interrupted rotation), and
- * temporary files of interrupted writes.
+ * versions never committed to a .meta file (an interrupted rotation; not
+ * with shared files, see ks_kek_owned), and temporary files of interrupted
+ * writes.
  */
 static int
 ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd = dup(ks->dirfd), rc = 0;
+	struct ks_names nm = {0};
 	bool scrubbed = false;
+	int rc;
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return err_why(why, whylen, CS_EIO, "cannot list the keystore directory");
+	if ((rc = ks->f.list(ks->f.arg, ks_names_add, &nm)) != 0) {
+		ks_names_free(&nm);
+		return err_why(why, whylen, rc, "cannot list the keystore: %s", err_str(rc));
 	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		uint8_t *sealed = NULL, *plain = NULL;
-		size_t sl = 0, pl = 0, nl = strlen(de->d_name);
+	for (size_t i = 0; rc == 0 && i < nm.n; i++) {
+		const char *name = nm.v[i];
+		size_t nl = strlen(name);
 		struct ks_level l, *nlv;
-		char expect[NAME_SIZE], base[BASE_LEN + 1];
 
-		if (strncmp(de->d_name, "level-", 6) == 0 && nl > 4 &&
-		    strcmp(de->d_name + nl - 4, ".key") == 0) {
+		if (strncmp(name, "level-", 6) == 0 && nl > 4 &&
+		    strcmp(name + nl - 4, ".key") == 0) {
 			rc = err_why(why, whylen, CS_ENOTSUP,
 				     "keystore file %s is of the pre-release format (one file per "
 				     "level); this version cannot read it",
-				     de->d_name);
+				     name);
 			break;
 		}
-		if (strncmp(de->d_name, "level-", 6) != 0 || nl < 6 ||
-		    strcmp(de->d_name + nl - 5, ".meta") != 0)
+		if (strncmp(name, "level-", 6) != 0 || nl < 6 ||
+		    strcmp(name + nl - 5, ".meta") != 0)
 			continue;
-		if ((rc = keystore_read_file(ks, de->d_name, &sealed, &sl)) != 0) {
-			err_why(why, whylen, rc, "keystore file %s: %s%s", de->d_name, err_str(rc),
-				rc == CS_EPERM ? " (fix: chmod 600)" : "");
+		if ((rc = ks_read_level(ks, name, &l, why, whylen)) != 0)
 			break;
-		}
-		rc = keystore_unseal(ks, "level", sealed, sl, &plain, &pl);
-		free(sealed);
-		if (rc != 0) {
-			err_why(why, whylen, CS_EAUTH,
-				"keystore file %s does not unseal under this root key", de->d_name);
-			break;
-		}
-		rc = level_parse(plain, pl, &l);
-		free(plain);
-		if (rc != 0) {
-			err_why(why, whylen, rc, "keystore file %s is malformed", de->d_name);
-			break;
-		}
-		level_base(l.id, base);
-		snprintf(expect, sizeof(expect), "%s.meta", base);
-		if (strcmp(expect, de->d_name) != 0) {
-			level_free(&l);
-			rc = err_why(why, whylen, CS_EAUTH, "keystore file %s holds another level",
-				     de->d_name);
-			break;
-		}
 		if ((rc = level_load_keys(ks, &l, why, whylen)) != 0) {
 			level_free(&l);
 			break;
@@ -757,24 +891,21 @@ ks_load_levels(struct keystore *ks, char *why, size_t whylen)
 		ks->levels = nlv;
 		ks->levels[ks->nlevels++] = l;
 	}
-	if (rc == 0) {
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL) {
-			size_t nl = strlen(de->d_name);
-			bool tmp = de->d_name[0] == '.' && nl > 4 &&
-				   strcmp(de->d_name + nl - 4, ".tmp") == 0;
-			bool kek = strncmp(de->d_name, "level-", 6) == 0 && nl > 4 &&
-				   strcmp(de->d_name + nl - 4, ".kek") == 0;
+	for (size_t i = 0; rc == 0 && i < nm.n; i++) {
+		const char *name = nm.v[i];
+		size_t nl = strlen(name);
+		bool tmp = name[0] == '.' && nl > 4 && strcmp(name + nl - 4, ".tmp") == 0;
+		bool kek = strncmp(name, "level-", 6) == 0 && nl > 4 &&
+			   strcmp(name + nl - 4, ".kek") == 0;
 
-			if (kek && ks_kek_owned(ks, de->d_name))
-				continue;
-			if ((tmp || kek) && ks_scrub_at(ks->dirfd, de->d_name) == 0)
-				scrubbed = true;
-		}
+		if (kek && ks_kek_owned(ks, name))
+			continue;
+		if ((tmp || kek) && ks->f.erase(ks->f.arg, name) == 0)
+			scrubbed = true;
 	}
-	closedir(d);
-	if (scrubbed && fsync(ks->dirfd) != 0 && rc == 0)
-		rc = err_why(why, whylen, CS_EIO, "cannot fsync the keystore directory");
+	ks_names_free(&nm);
+	if (rc == 0 && scrubbed && ks_sync(ks) != 0)
+		rc = err_why(why, whylen, CS_EIO, "cannot sync the keystore after a scrub");
 	return rc;
 }
 
@@ -799,8 +930,13 @@ ks_load_sys(struct keystore *ks, bool create, char *why, size_t whylen)
 		rc = keystore_seal(ks, "system", b, n, &sealed, &sl);
 		secmem_free(b, n);
 		if (rc == 0)
-			rc = ks_write_at(ks->dirfd, SYS_FILE, sealed, sl);
+			rc = ks->f.write(ks->f.arg, SYS_FILE, sealed, sl, true);
 		free(sealed);
+		/* Another front-end created it first: theirs it is. */
+		if (rc == CS_EEXIST) {
+			secmem_wipe(ks->sys, KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN);
+			return ks_load_sys(ks, false, why, whylen);
+		}
 		return rc != 0 ? err_why(why, whylen, rc, "cannot create %s", SYS_FILE) : 0;
 	}
 	if (rc != 0)
@@ -821,12 +957,41 @@ ks_load_sys(struct keystore *ks, bool create, char *why, size_t whylen)
 	return rc;
 }
 
+/* ks_open: the keystore on ks->f (set by the caller), unsealed with root. */
+static int
+ks_open(struct keystore *ks, const uint8_t root[KEYSTORE_KEY_LEN], bool create, char *why,
+	size_t whylen)
+{
+	static const char info[] = "cryptstore v1 keystore seal";
+	static const char dinfo[] = "cryptstore v1 derivation base";
+	int rc;
+
+	if ((ks->seal_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
+	    (ks->derive_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
+	    (ks->sys = secmem_alloc(KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN)) == NULL)
+		return err_why(why, whylen, CS_ENOMEM, "out of secure memory");
+	if ((rc = kdf_hkdf_sha256(ks->seal_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
+				  (const uint8_t *)info, sizeof(info) - 1)) != 0 ||
+	    (rc = kdf_hkdf_sha256(ks->derive_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
+				  (const uint8_t *)dinfo, sizeof(dinfo) - 1)) != 0)
+		return err_why(why, whylen, rc, "key derivation failed");
+	if ((rc = ks_load_sys(ks, create, why, whylen)) != 0 ||
+	    (rc = ks_load_levels(ks, why, whylen)) != 0)
+		return rc;
+	return 0;
+}
+
 int
 keystore_open_root(struct keystore **out, const char *dir, const uint8_t root[KEYSTORE_KEY_LEN],
 		   bool create, char *why, size_t whylen)
 {
-	static const char info[] = "cryptstore v1 keystore seal";
-	static const char dinfo[] = "cryptstore v1 derivation base";
+	static const struct keystore_files dir_files = {
+		.read = ksd_read,
+		.write = ksd_write,
+		.erase = ksd_erase,
+		.list = ksd_list,
+		.sync = ksd_sync,
+	};
 	struct keystore *ks;
 	int rc;
 
@@ -836,30 +1001,43 @@ keystore_open_root(struct keystore **out, const char *dir, const uint8_t root[KE
 	if ((ks = calloc(1, sizeof(*ks))) == NULL)
 		return CS_ENOMEM;
 	pthread_rwlock_init(&ks->lock, NULL);
-	ks->dirfd = -1;
-	if ((ks->seal_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
-	    (ks->derive_key = secmem_alloc(KEYSTORE_KEY_LEN)) == NULL ||
-	    (ks->sys = secmem_alloc(KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN)) == NULL) {
-		rc = err_why(why, whylen, CS_ENOMEM, "out of secure memory");
-		goto err;
-	}
+	ks->f = dir_files;
+	ks->f.arg = ks;
 	if ((ks->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		rc = err_why(why, whylen, CS_EIO, "keystore %s: %s", dir, strerror(errno));
 		goto err;
 	}
-	if ((rc = kdf_hkdf_sha256(ks->seal_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
-				  (const uint8_t *)info, sizeof(info) - 1)) != 0 ||
-	    (rc = kdf_hkdf_sha256(ks->derive_key, KEYSTORE_KEY_LEN, root, KEYSTORE_KEY_LEN, NULL, 0,
-				  (const uint8_t *)dinfo, sizeof(dinfo) - 1)) != 0)
-		goto err;
-	if ((rc = ks_load_sys(ks, create, why, whylen)) != 0 ||
-	    (rc = ks_load_levels(ks, why, whylen)) != 0)
+	if ((rc = ks_open(ks, root, create, why, whylen)) != 0)
 		goto err;
 	*out = ks;
 	return 0;
 err:
 	keystore_close(ks);
 	return rc;
+}
+
+int
+keystore_open_files(struct keystore **out, const struct keystore_files *files,
+		    const uint8_t root[KEYSTORE_KEY_LEN], bool create, char *why, size_t whylen)
+{
+	struct keystore *ks;
+	int rc;
+
+	*out = NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		if (files->close != NULL)
+			files->close(files->arg);
+		return err_why(why, whylen, CS_ENOMEM, "out of memory");
+	}
+	pthread_rwlock_init(&ks->lock, NULL);
+	ks->dirfd = -1;
+	ks->f = *files;
+	if ((rc = ks_open(ks, root, create, why, whylen)) != 0) {
+		keystore_close(ks);
+		return rc;
+	}
+	*out = ks;
+	return 0;
 }
 
 int
@@ -890,6 +1068,8 @@ keystore_close(struct keystore *ks)
 	secmem_free(ks->seal_key, KEYSTORE_KEY_LEN);
 	secmem_free(ks->derive_key, KEYSTORE_KEY_LEN);
 	secmem_free(ks->sys, KEYSTORE_NSYSKEYS * KEYSTORE_KEY_LEN);
+	if (ks->f.close != NULL)
+		ks->f.close(ks->f.arg);
 	if (ks->dirfd >= 0)
 		close(ks->dirfd);
 	pthread_rwlock_destroy(&ks->lock);
@@ -912,6 +1092,18 @@ ks_find(struct keystore *ks, const char *id)
 		if (strcmp(ks->levels[i].id, id) == 0)
 			return &ks->levels[i];
 	return NULL;
+}
+
+static int ks_level_reload_locked(struct keystore *ks, const char *id);
+
+/* ks_find_fresh: ks_find(), with shared files after re-reading the level
+ * (another front-end may have changed it).  Takes the write lock's holder. */
+static struct ks_level *
+ks_find_fresh(struct keystore *ks, const char *id)
+{
+	if (ks->f.shared && ks_level_reload_locked(ks, id) == CS_ENOMEM)
+		return NULL;
+	return ks_find(ks, id);
 }
 
 static struct ks_version *
@@ -951,7 +1143,7 @@ keystore_level_add(struct keystore *ks, const char *id)
 		return CS_EINVAL;
 	memset(&l, 0, sizeof(l));
 	pthread_rwlock_wrlock(&ks->lock);
-	if (ks_find(ks, id) != NULL) {
+	if (ks_find_fresh(ks, id) != NULL) {
 		rc = CS_EEXIST;
 		goto out;
 	}
@@ -963,8 +1155,12 @@ keystore_level_add(struct keystore *ks, const char *id)
 	l.nv = 1;
 	/* Key file first: a crash before the .meta file leaves an orphan key
 	 * file, which the next open scrubs. */
-	if ((rc = kek_save(ks, l.id, &l.v[0])) != 0 || (rc = level_save_meta(ks, &l)) != 0)
+	if ((rc = kek_save(ks, l.id, &l.v[0])) != 0)
 		goto fail;
+	if ((rc = level_save_meta(ks, &l)) != 0) {
+		kek_unsave(ks, l.id, 1);
+		goto fail;
+	}
 	if ((nl = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*nl))) == NULL) {
 		rc = CS_ENOMEM;
 		goto fail;
@@ -989,7 +1185,7 @@ keystore_rotate(struct keystore *ks, const char *id, uint32_t *version)
 	int rc;
 
 	pthread_rwlock_wrlock(&ks->lock);
-	if ((l = ks_find(ks, id)) == NULL) {
+	if ((l = ks_find_fresh(ks, id)) == NULL) {
 		rc = CS_ENOENT;
 		goto out;
 	}
@@ -1022,6 +1218,7 @@ keystore_rotate(struct keystore *ks, const char *id, uint32_t *version)
 		secmem_free(nv.key, KEYSTORE_KEY_LEN);
 		if (old != NULL)
 			old->state = old_state;
+		kek_unsave(ks, id, nv.version);
 		goto out;
 	}
 	*version = nv.version;
@@ -1068,11 +1265,11 @@ ks_destroy_versions(struct keystore *ks, struct ks_level *l, uint32_t only, unsi
 		secmem_free(l->v[i].key, KEYSTORE_KEY_LEN);
 		l->v[i].key = NULL;
 		kek_names(base, l->v[i].version, name, purpose);
-		if ((rc = ks_scrub_at(ks->dirfd, name)) != 0)
+		if ((rc = ks->f.erase(ks->f.arg, name)) != 0)
 			src = rc;
 	}
 	free(saved);
-	if (n > 0 && fsync(ks->dirfd) != 0 && src == 0)
+	if (n > 0 && ks_sync(ks) != 0 && src == 0)
 		src = CS_EIO;
 	*count = n;
 	return src;
@@ -1086,7 +1283,7 @@ keystore_destroy(struct keystore *ks, const char *id, uint32_t version)
 	int rc = CS_ENOENT, state = 0;
 
 	pthread_rwlock_wrlock(&ks->lock);
-	if ((l = ks_find(ks, id)) != NULL)
+	if ((l = ks_find_fresh(ks, id)) != NULL)
 		for (size_t i = 0; i < l->nv; i++)
 			if (l->v[i].version == version)
 				state = l->v[i].state;
@@ -1106,8 +1303,71 @@ keystore_shred(struct keystore *ks, const char *id, unsigned *nversions)
 
 	*nversions = 0;
 	pthread_rwlock_wrlock(&ks->lock);
-	if ((l = ks_find(ks, id)) != NULL)
+	if ((l = ks_find_fresh(ks, id)) != NULL)
 		rc = ks_destroy_versions(ks, l, 0, nversions);
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
+}
+
+/*
+ * ks_level_reload_locked: keystore_level_reload() with the write lock held.
+ * The new record's versions take the keys this process holds already;
+ * versions the record says are destroyed lose theirs at once, before
+ * anything else can fail.
+ */
+static int
+ks_level_reload_locked(struct keystore *ks, const char *id)
+{
+	char base[BASE_LEN + 1], name[NAME_SIZE];
+	struct ks_level l, *old = ks_find(ks, id), *grown;
+	int rc;
+
+	level_base(id, base);
+	snprintf(name, sizeof(name), "%s.meta", base);
+	if ((rc = ks_read_level(ks, name, &l, NULL, 0)) != 0)
+		return rc;
+	if (strcmp(l.id, id) != 0) {
+		level_free(&l);
+		return CS_EAUTH;
+	}
+	for (size_t i = 0; old != NULL && i < old->nv; i++)
+		for (size_t j = 0; j < l.nv; j++) {
+			if (l.v[j].version != old->v[i].version)
+				continue;
+			if (l.v[j].state == KEYSTORE_DESTROYED) {
+				secmem_free(old->v[i].key, KEYSTORE_KEY_LEN);
+				old->v[i].key = NULL;
+				old->v[i].state = KEYSTORE_DESTROYED;
+				old->v[i].changed = l.v[j].changed;
+			}
+		}
+	if ((rc = level_load_keys(ks, &l, NULL, 0)) != 0) {
+		level_free(&l);
+		return rc;
+	}
+	/* Every live version of the new record has its key: the old keys it
+	 * shares are the same bytes (sealed once, written once). */
+	if (old != NULL) {
+		level_free(old);
+		*old = l;
+		return 0;
+	}
+	if ((grown = realloc(ks->levels, (ks->nlevels + 1) * sizeof(*grown))) == NULL) {
+		level_free(&l);
+		return CS_ENOMEM;
+	}
+	ks->levels = grown;
+	ks->levels[ks->nlevels++] = l;
+	return 0;
+}
+
+int
+keystore_level_reload(struct keystore *ks, const char *id)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&ks->lock);
+	rc = ks_level_reload_locked(ks, id);
 	pthread_rwlock_unlock(&ks->lock);
 	return rc;
 }

@@ -44,6 +44,67 @@ enum keystore_syskey {
 struct keystore;
 
 /*
+ * Where the keystore's files live.  By default a directory (keystore_open,
+ * keystore_open_root); keystore_open_files() takes any other home, such as
+ * the omap of one RADOS object that several front-ends share
+ * (keystore_rados_files()).  Every function returns 0 or a CS_ error.
+ */
+struct keystore_files {
+	void *arg;
+	/* read: the whole file, at most max bytes, malloc'ed with a NUL after
+	 * it; CS_ENOENT, CS_ERANGE (larger), CS_EPERM, CS_EIO. */
+	int (*read)(void *arg, const char *name, size_t max, uint8_t **out, size_t *outlen);
+	/* write: atomically and durably replace name; with excl, CS_EEXIST
+	 * if it exists (and nothing is written). */
+	int (*write)(void *arg, const char *name, const uint8_t *data, size_t n, bool excl);
+	/* erase: destroy name's bytes as far as the medium allows, then name;
+	 * a missing name is not an error. */
+	int (*erase)(void *arg, const char *name);
+	/* list: cb(cbarg, name) for every file; stops at cb's non-zero. */
+	int (*list)(void *arg, int (*cb)(void *cbarg, const char *name), void *cbarg);
+	/* sync: make erasures durable; NULL if they are at once. */
+	int (*sync)(void *arg);
+	/* close: release arg when the keystore closes; NULL: nothing to do. */
+	void (*close)(void *arg);
+	/* shared: other processes change these files too (several front-ends):
+	 * files of key versions newer than the level's record are another
+	 * writer's work in progress, not orphans to scrub, and a level is
+	 * re-read before it is changed. */
+	bool shared;
+};
+
+/*
+ * keystore_rados_files(out, ioctx, oid): the keystore's files as the omap
+ * of the RADOS object oid (created on first write) in the pool and
+ * namespace of ioctx (a rados_ioctx_t that the caller keeps open until the
+ * keystore is closed).  Erasing removes the omap key: the cluster no
+ * longer serves it, but an OSD's database may keep the old value on disk
+ * until compaction reuses the space (docs/SECURITY.md: the root key is
+ * what protects such leftovers).  Returns 0, CS_ENOMEM, or CS_ENOTSUP
+ * without librados.
+ */
+int keystore_rados_files(struct keystore_files *out, void *ioctx, const char *oid)
+	__attribute__((warn_unused_result));
+
+/*
+ * keystore_open_files(out, files, root, create, why, whylen):
+ * keystore_open_root() on files instead of a directory.  The keystore owns
+ * files->arg from the call on (files->close releases it, also on failure).
+ */
+int keystore_open_files(struct keystore **out, const struct keystore_files *files,
+			const uint8_t root[KEYSTORE_KEY_LEN], bool create, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+
+/*
+ * keystore_level_reload(ks, id): re-read level id from the keystore's files
+ * after another front-end changed it: keys of new versions are loaded, keys
+ * of versions now destroyed are wiped from memory (also when the rest of
+ * the reload fails), a level not known yet is added.  CS_ENOENT if the
+ * files hold no such level.
+ */
+int keystore_level_reload(struct keystore *ks, const char *id) __attribute__((warn_unused_result));
+
+/*
  * keystore_open(out, dir, root_key_path, create, why, whylen): open the
  * keystore in dir with the root key file.  With create, a missing root key
  * file and directory are created (random keys from the OS CSPRNG).

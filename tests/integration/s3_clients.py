@@ -28,6 +28,9 @@ Environment (all optional):
   CS_IT_LIMIT=SECONDS     the run's time limit (default 230)
   CS_IT_KEEP=1            keep the temporary directory (data, keys, server.log)
   CS_IT_LOG_LEVEL=debug   the server's --log-level (default info)
+  CS_IT_SERVER_ARGS="..."  extra cryptstored flags (e.g. --store rados --rados-pool P)
+  CS_IT_STORE_DUMP="..."   sh command run after the stop with $1 = a directory to fill
+                          with the store's raw objects, for the canary scan
   CS_IT_AWS, CS_IT_S3CMD, CS_IT_CURL   the client programs (default: /usr/bin's,
                           else the first on PATH)
 """
@@ -40,6 +43,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -272,7 +276,8 @@ class Server:
                 "--root-key", d + "/root.key", "--port", "0", "--port-file", d + "/port",
                 "--credentials-file", d + "/creds", "--init-demo", "true", "--sync", "false",
                 "--admin-socket", d + "/admin.sock", "--audit-dir", d + "/audit",
-                "--log-level", os.environ.get("CS_IT_LOG_LEVEL", "info")]
+                "--log-level", os.environ.get("CS_IT_LOG_LEVEL", "info")] + \
+            shlex.split(os.environ.get("CS_IT_SERVER_ARGS", ""))
 
     def start(self, timeout=30):
         for f in ("port", "creds"):
@@ -1518,6 +1523,10 @@ def phase_final(ph):
         blob2 = os.urandom(4097) + CTX.canary[CANARY_STEP * 9: CANARY_STEP * 9 + CANARY_WIN] + os.urandom(3)
         expect(canary_find(blob, idx) >= 0 and canary_find(blob2, idx) >= 0, "a planted slice was missed")
         expect(canary_find(os.urandom(1 << 16), idx) < 0, "false positive on random bytes")
+    dump = os.environ.get("CS_IT_STORE_DUMP")
+    if dump:  # a store outside the directory (e.g. a Ceph pool): its raw objects, for the scan
+        subprocess.run(["sh", "-c", dump, "sh", os.path.join(CTX.srv.d, "store-dump")],
+                       timeout=600, check=False)
     name = CTX.canary_name.encode()
     hits_c, hits_n, nfiles, nbytes = [], [], 0, 0
     for path in stored_files():

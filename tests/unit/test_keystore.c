@@ -362,6 +362,237 @@ test_derive(void **state)
 	keystore_close(ks);
 }
 
+/* ---- keystore_open_files: an in-memory home shared by two keystores ------ */
+
+#define MEM_FILES 64
+
+struct mem {
+	char *name[MEM_FILES];
+	uint8_t *data[MEM_FILES];
+	size_t len[MEM_FILES];
+	int erased; /* erase calls that removed a file */
+};
+
+static int
+mem_find(struct mem *m, const char *name)
+{
+	for (int i = 0; i < MEM_FILES; i++)
+		if (m->name[i] != NULL && strcmp(m->name[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int
+mem_read(void *arg, const char *name, size_t max, uint8_t **out, size_t *outlen)
+{
+	struct mem *m = arg;
+	int i = mem_find(m, name);
+
+	if (i < 0)
+		return CS_ENOENT;
+	if (m->len[i] > max)
+		return CS_ERANGE;
+	*out = malloc(m->len[i] + 1);
+	assert_non_null(*out);
+	memcpy(*out, m->data[i], m->len[i]);
+	(*out)[m->len[i]] = 0;
+	*outlen = m->len[i];
+	return 0;
+}
+
+static int
+mem_write(void *arg, const char *name, const uint8_t *data, size_t n, bool excl)
+{
+	struct mem *m = arg;
+	int i = mem_find(m, name);
+
+	if (i >= 0 && excl)
+		return CS_EEXIST;
+	if (i < 0)
+		for (i = 0; i < MEM_FILES && m->name[i] != NULL; i++)
+			;
+	assert_true(i < MEM_FILES);
+	if (m->name[i] == NULL)
+		m->name[i] = strdup(name);
+	free(m->data[i]);
+	m->data[i] = malloc(n);
+	memcpy(m->data[i], data, n);
+	m->len[i] = n;
+	return 0;
+}
+
+static int
+mem_erase(void *arg, const char *name)
+{
+	struct mem *m = arg;
+	int i = mem_find(m, name);
+
+	if (i < 0)
+		return 0;
+	free(m->name[i]);
+	free(m->data[i]);
+	m->name[i] = NULL;
+	m->data[i] = NULL;
+	m->erased++;
+	return 0;
+}
+
+static int
+mem_list(void *arg, int (*cb)(void *cbarg, const char *name), void *cbarg)
+{
+	struct mem *m = arg;
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < MEM_FILES; i++)
+		if (m->name[i] != NULL)
+			rc = cb(cbarg, m->name[i]);
+	return rc;
+}
+
+static void
+mem_free(struct mem *m)
+{
+	for (int i = 0; i < MEM_FILES; i++) {
+		free(m->name[i]);
+		free(m->data[i]);
+	}
+}
+
+static struct keystore_files
+mem_files(struct mem *m, bool shared)
+{
+	struct keystore_files f = {
+		.arg = m,
+		.read = mem_read,
+		.write = mem_write,
+		.erase = mem_erase,
+		.list = mem_list,
+		.shared = shared,
+	};
+
+	return f;
+}
+
+/* mem_keks: how many key files the home holds. */
+static int
+mem_keks(struct mem *m)
+{
+	int n = 0;
+
+	for (int i = 0; i < MEM_FILES; i++)
+		if (m->name[i] != NULL && strstr(m->name[i], ".kek") != NULL)
+			n++;
+	return n;
+}
+
+static void
+test_shared_files_two_front_ends(void **state)
+{
+	static struct mem m;
+	struct keystore_files f = mem_files(&m, true);
+	struct keystore *a, *b;
+	uint8_t root[32], ka[32], kb[32], sa[32], sb[32];
+	uint32_t v = 0, va = 0, vb = 0;
+	char why[256] = "";
+	unsigned nv = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	memset(root, 7, sizeof(root));
+	assert_int_equal(keystore_open_files(&a, &f, root, true, why, sizeof(why)), 0);
+	assert_int_equal(keystore_level_add(a, "s2"), 0);
+	/* B on the same files: the same system keys and level key. */
+	assert_int_equal(keystore_open_files(&b, &f, root, false, why, sizeof(why)), 0);
+	assert_int_equal(keystore_syskey(a, KEYSTORE_CATALOG_KEY, sa), 0);
+	assert_int_equal(keystore_syskey(b, KEYSTORE_CATALOG_KEY, sb), 0);
+	assert_memory_equal(sa, sb, 32);
+	assert_int_equal(keystore_active(a, "s2", &va, ka), 0);
+	assert_int_equal(keystore_active(b, "s2", &vb, kb), 0);
+	assert_int_equal(va, 1);
+	assert_int_equal(vb, 1);
+	assert_memory_equal(ka, kb, 32);
+	/* B adding the level A made: it exists (re-read first). */
+	assert_int_equal(keystore_level_add(b, "s2"), CS_EEXIST);
+
+	/* A rotates: B does not know version 2 until it re-reads the level. */
+	assert_int_equal(keystore_rotate(a, "s2", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(keystore_kek(b, "s2", 2, kb), CS_ENOENT);
+	assert_int_equal(keystore_level_reload(b, "s2"), 0);
+	assert_int_equal(keystore_kek(b, "s2", 2, kb), 0);
+	assert_int_equal(keystore_kek(a, "s2", 2, ka), 0);
+	assert_memory_equal(ka, kb, 32);
+	assert_int_equal(keystore_kek_state(b, "s2", 1), KEYSTORE_DECRYPT_ONLY);
+
+	/* B rotates with its view re-read first: version 3, not a clash on 2. */
+	assert_int_equal(keystore_rotate(b, "s2", &v), 0);
+	assert_int_equal(v, 3);
+
+	/* A shreds: B still holds keys until it re-reads; then none. */
+	assert_int_equal(keystore_shred(a, "s2", &nv), 0);
+	assert_int_equal(nv, 3);
+	assert_int_equal(mem_keks(&m), 0);
+	assert_int_equal(keystore_kek(a, "s2", 1, ka), CS_ENOENT);
+	assert_int_equal(keystore_kek(b, "s2", 1, kb), 0);
+	assert_int_equal(keystore_level_reload(b, "s2"), 0);
+	for (uint32_t i = 1; i <= 3; i++) {
+		assert_int_equal(keystore_kek(b, "s2", i, kb), CS_ENOENT);
+		assert_int_equal(keystore_kek_state(b, "s2", i), KEYSTORE_DESTROYED);
+	}
+	assert_false(keystore_level_exists(b, "s2"));
+	/* No such level in the files. */
+	assert_int_equal(keystore_level_reload(b, "s9"), CS_ENOENT);
+	keystore_close(a);
+	keystore_close(b);
+	/* A wrong root key does not open these files. */
+	root[0] ^= 1;
+	assert_int_equal(keystore_open_files(&a, &f, root, false, why, sizeof(why)), CS_EAUTH);
+	assert_null(a);
+	mem_free(&m);
+}
+
+static void
+test_shared_files_newer_kek_kept(void **state)
+{
+	static struct mem m;
+	struct keystore_files shared = mem_files(&m, true), own = mem_files(&m, false);
+	struct keystore *a;
+	uint8_t root[32], k[32];
+	char why[256] = "", newer[96] = "";
+	const char *unknown = "level-00000000000000000000000000000000.v1.kek";
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	memset(root, 9, sizeof(root));
+	assert_int_equal(keystore_open_files(&a, &shared, root, true, why, sizeof(why)), 0);
+	assert_int_equal(keystore_level_add(a, "s1"), 0);
+	keystore_close(a);
+	for (int i = 0; i < MEM_FILES; i++)
+		if (m.name[i] != NULL && strstr(m.name[i], ".meta") != NULL)
+			snprintf(newer, sizeof(newer), "%.38s.v2.kek", m.name[i]);
+	assert_true(newer[0] != '\0');
+	/* Key files the record does not know: version 2 of s1 (a rotation
+	 * between its key file and its record) and a level with no record yet
+	 * (a level being added).  With shared files they may be another
+	 * front-end's work in progress: kept. */
+	assert_int_equal(mem_write(&m, newer, (const uint8_t *)"x", 1, true), 0);
+	assert_int_equal(mem_write(&m, unknown, (const uint8_t *)"x", 1, true), 0);
+	assert_int_equal(mem_write(&m, newer, (const uint8_t *)"y", 1, true), CS_EEXIST);
+	m.erased = 0;
+	assert_int_equal(keystore_open_files(&a, &shared, root, false, why, sizeof(why)), 0);
+	assert_int_equal(keystore_kek(a, "s1", 1, k), 0);
+	keystore_close(a);
+	assert_int_equal(m.erased, 0);
+	assert_true(mem_find(&m, newer) >= 0 && mem_find(&m, unknown) >= 0);
+	/* With files of its own the keystore is the only writer: orphans. */
+	assert_int_equal(keystore_open_files(&a, &own, root, false, why, sizeof(why)), 0);
+	assert_int_equal(keystore_kek(a, "s1", 1, k), 0);
+	keystore_close(a);
+	assert_int_equal(m.erased, 2);
+	assert_true(mem_find(&m, newer) < 0 && mem_find(&m, unknown) < 0);
+	mem_free(&m);
+}
+
 int
 main(void)
 {
@@ -375,6 +606,8 @@ main(void)
 		cmocka_unit_test(test_orphans_scrubbed),
 		cmocka_unit_test(test_passphrase_root),
 		cmocka_unit_test(test_derive),
+		cmocka_unit_test(test_shared_files_two_front_ends),
+		cmocka_unit_test(test_shared_files_newer_kek_kept),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
