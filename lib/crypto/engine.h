@@ -3,9 +3,12 @@
  *
  * One interface, two implementations chosen at run time:
  *   "evp"      OpenSSL EVP, one record after another (the reference);
- *   "ipsec-mb" intel-ipsec-mb's multi-buffer job API, which runs 8-16
- *              independent AES-CBC streams in parallel lanes and computes
- *              HMAC-SHA-256 over the ciphertext in the same job.
+ *   "ipsec-mb" the multi-buffer engine: intel-ipsec-mb's job API runs 8-16
+ *              independent AES-CBC or AES-GCM streams in parallel lanes;
+ *              where the CPU has SHA-NI (and VAES), this project's own
+ *              sha256_ni (and cbc_vaes) do the HMAC (and CBC encryption) of
+ *              CBC records in more lanes than ipsec-mb 1.3 uses there
+ *              (engine_mb.c).
  * Both produce byte-identical records (tests/unit/test_engine_equiv.c).
  *
  * An engine is single-threaded state (cipher contexts, a job manager): give
@@ -28,6 +31,7 @@
 
 #include <intel-ipsec-mb.h>
 
+#include "sha256_ni.h"
 #include "suite.h"
 
 #define ENGINE_MAX_TEXT 65408u /* 64 KiB - 128 */
@@ -49,6 +53,7 @@ struct engine_key {
 	struct gcm_key_data gcm;                                 /* GCM tables (ipsec-mb) */
 	uint8_t ipad[32] __attribute__((aligned(16)));           /* SHA-256 state, key^ipad */
 	uint8_t opad[32] __attribute__((aligned(16)));           /* SHA-256 state, key^opad */
+	struct sha256_ni_key ni;                                 /* the same for sha256_ni */
 	uint8_t enc[SUITE_KEY_LEN];
 	uint8_t mac[SUITE_KEY_LEN];
 	const struct suite_info *suite;
@@ -74,8 +79,9 @@ struct engine;
  * with AES-NI and passed its self-test. */
 bool engine_ipsecmb_usable(void);
 
-/* engine_ipsecmb_arch(): which ipsec-mb code paths the fast engine uses here,
- * e.g. "avx2 cipher + sse/sha-ni hash" (chosen by a start-up measurement). */
+/* engine_ipsecmb_arch(): which code paths the fast engine uses here, e.g.
+ * "vaes x16 cbc-enc + sha-ni x3 hmac + avx2 (ipsec-mb)" (engine_mb.c says
+ * how they are chosen). */
 const char *engine_ipsecmb_arch(void);
 
 /*

@@ -1,27 +1,35 @@
 /*
- * engine_mb: the fast path, intel-ipsec-mb's multi-buffer job API.
+ * engine_mb: the fast path, many independent records at once.
  *
- * Independent records are submitted as independent jobs; the library fills
- * 8-16 lanes of AES-CBC (or SHA-256) and runs them together, so a batch of
- * records from many objects, or many records of one object, costs a fraction
- * of sealing them one by one.  Sealing is in place with the HMAC over
- * AAD || IV || ciphertext computed in the same job (cipher, then hash);
- * opening hashes first and decrypts after, then the tag is compared in
- * constant time.
+ * Independent records are submitted together so that 8-16 of them run in
+ * parallel lanes, which costs a fraction of sealing them one by one.
+ * Sealing is in place with the HMAC over AAD || IV || ciphertext after the
+ * encryption; opening hashes first and decrypts only records whose tag
+ * matched (compared in constant time).
  *
- * On CPUs where the library's widest cipher lanes and its fastest SHA-256
- * are in different architectures (AMD Zen 3: AVX2 for AES-CBC lanes, SSE
- * with SHA-NI for SHA-256), a CBC-HMAC batch runs in two passes over
- * cache-hot records: cipher jobs on the cipher manager, then hash jobs on
- * the hash manager.  Which arrangement is faster is measured once at start
- * (mb_calibrate); docs/BENCHMARKS.md has the figures.
+ * Three arrangements (mb_mode), chosen once at start:
+ *   MB_NI     the HMAC of CBC records by sha256_ni (SHA-NI, 3 messages in
+ *             lock-step) and, where the CPU has VAES, CBC encryption by
+ *             cbc_vaes (16 lanes); CBC decryption and GCM by intel-ipsec-mb.
+ *             The default where SHA-NI exists, unless the start-up
+ *             measurement finds ipsec-mb's hash clearly (10%) faster; the
+ *             same measurement decides between cbc_vaes and ipsec-mb's
+ *             cipher lanes.
+ *   MB_SPLIT  all intel-ipsec-mb, in two passes over cache-hot records:
+ *             cipher jobs on the widest manager, hash jobs on an SSE manager
+ *             (its SHA-NI code);
+ *   MB_ONE    all intel-ipsec-mb, one job per record (cipher and hash).
+ * CRYPTSTORE_MB_SPLIT=0, 1, ni (MB_NI with ipsec-mb's cipher lanes) or vaes
+ * forces one, for tests.  docs/BENCHMARKS.md has the figures.
  *
  * A process-wide manager (mb_global) is created once; it is only read after
  * that (key expansion and one-block hashing keep no state in it) and serves
  * engine_mb_key_prepare() from any thread.  Each engine has its own
  * managers for jobs, since a job queue is single-threaded.
  */
+#include "cbc_vaes.h"
 #include "engine.h"
+#include "sha256_ni.h"
 #include "util/err.h"
 #include "util/secmem.h"
 
@@ -30,9 +38,21 @@
 #include <string.h>
 #include <time.h>
 
+/* How CBC-HMAC records are processed; see the top of the file. */
+enum mb_mode { MB_ONE, MB_SPLIT, MB_NI };
+
+#define MB_NI_LANES   3  /* sha256_ni lanes: 3 measured fastest on Zen 3 */
+#define MB_STEP       16 /* records handed to sha256_ni / cbc_vaes at a time */
+#define MB_CAL_ROUNDS 5  /* start-up measurement: rounds of each candidate */
+/* ... on records 32 KiB + 128 bytes apart, like the format's: at a stride
+ * of exactly 32 KiB, 16 lanes fall into one L1 set and cbc_vaes runs at a
+ * third of its speed. */
+#define MB_CAL_STRIDE (32768 + 128)
+
 static IMB_MGR *mb_global;
 static bool mb_ok;
-static bool mb_split; /* hash on an SSE (SHA-NI) manager, cipher on mb_global's arch */
+static enum mb_mode mb_mode;
+static bool mb_vaes; /* MB_NI: CBC encryption by cbc_vaes */
 static pthread_once_t mb_once = PTHREAD_ONCE_INIT;
 
 struct engine_mb {
@@ -73,70 +93,155 @@ mb_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* mb_hash_seconds: time to HMAC 8 x 32 KiB, 4 times, on mgr (best of 3). */
+/* mb_hmac_job: describe an HMAC-only job over len bytes at src on mgr. */
+static void
+mb_hmac_job(IMB_JOB *j, const uint8_t *src, size_t len, uint8_t *tag, const uint8_t *pad)
+{
+	memset(j, 0, sizeof(*j));
+	j->cipher_mode = IMB_CIPHER_NULL;
+	j->cipher_direction = IMB_DIR_ENCRYPT;
+	j->chain_order = IMB_ORDER_HASH_CIPHER;
+	j->hash_alg = IMB_AUTH_HMAC_SHA_256;
+	j->src = src;
+	j->msg_len_to_hash_in_bytes = len;
+	j->auth_tag_output = tag;
+	j->auth_tag_output_len_in_bytes = 32;
+	j->u.HMAC._hashed_auth_key_xor_ipad = pad;
+	j->u.HMAC._hashed_auth_key_xor_opad = pad;
+}
+
+/* mb_hash_seconds: time to HMAC 8 x 32 KiB, 4 times, on mgr or, if NULL,
+ * with sha256_ni. */
 static double
 mb_hash_seconds(IMB_MGR *mgr, uint8_t *buf, const uint8_t *pad)
 {
-	double best = 1e9;
+	static const struct sha256_ni_key nikey;
+	double t0 = mb_now();
 	uint8_t tag[32];
 
-	for (int round = 0; round < 3; round++) {
-		double t0 = mb_now();
+	for (int rep = 0; rep < 4; rep++) {
+		struct sha256_ni_job jobs[8];
+		IMB_JOB *j;
 
-		for (int rep = 0; rep < 4; rep++) {
-			IMB_JOB *j;
+		for (int i = 0; i < 8; i++) {
+			uint8_t *p = buf + (size_t)i * MB_CAL_STRIDE;
 
-			for (int i = 0; i < 8; i++) {
-				j = IMB_GET_NEXT_JOB(mgr);
-				memset(j, 0, sizeof(*j));
-				j->cipher_mode = IMB_CIPHER_NULL;
-				j->cipher_direction = IMB_DIR_ENCRYPT;
-				j->chain_order = IMB_ORDER_HASH_CIPHER;
-				j->hash_alg = IMB_AUTH_HMAC_SHA_256;
-				j->src = buf + (size_t)i * 32768;
-				j->msg_len_to_hash_in_bytes = 32768;
-				j->auth_tag_output = tag;
-				j->auth_tag_output_len_in_bytes = 32;
-				j->u.HMAC._hashed_auth_key_xor_ipad = pad;
-				j->u.HMAC._hashed_auth_key_xor_opad = pad;
-				for (j = IMB_SUBMIT_JOB(mgr); j != NULL;
-				     j = IMB_GET_COMPLETED_JOB(mgr))
-					;
-			}
-			while (IMB_FLUSH_JOB(mgr) != NULL)
+			jobs[i] = (struct sha256_ni_job){&nikey, p, 32768, tag};
+			if (mgr == NULL)
+				continue;
+			mb_hmac_job(IMB_GET_NEXT_JOB(mgr), p, 32768, tag, pad);
+			for (j = IMB_SUBMIT_JOB(mgr); j != NULL; j = IMB_GET_COMPLETED_JOB(mgr))
 				;
 		}
-		if (mb_now() - t0 < best)
-			best = mb_now() - t0;
+		if (mgr == NULL)
+			sha256_ni_hmac_many(jobs, 8, MB_NI_LANES);
+		else
+			while (IMB_FLUSH_JOB(mgr) != NULL)
+				;
 	}
-	return best;
+	return mb_now() - t0;
+}
+
+/* mb_cipher_seconds: time to CBC-encrypt 16 x 32 KiB, 2 times, with
+ * ipsec-mb's cipher lanes on mgr or, if NULL, with cbc_vaes. */
+static double
+mb_cipher_seconds(IMB_MGR *mgr, uint8_t *buf, const uint8_t *sched)
+{
+	static const uint8_t iv[16];
+	double t0 = mb_now();
+
+	for (int rep = 0; rep < 2; rep++) {
+		struct cbc_vaes_job jobs[16];
+		IMB_JOB *j;
+
+		for (int i = 0; i < 16; i++) {
+			uint8_t *p = buf + (size_t)i * MB_CAL_STRIDE;
+
+			jobs[i] = (struct cbc_vaes_job){sched, iv, p, p, 32768 / 16};
+			if (mgr == NULL)
+				continue;
+			j = IMB_GET_NEXT_JOB(mgr);
+			memset(j, 0, sizeof(*j));
+			j->cipher_mode = IMB_CIPHER_CBC;
+			j->cipher_direction = IMB_DIR_ENCRYPT;
+			j->chain_order = IMB_ORDER_CIPHER_HASH;
+			j->hash_alg = IMB_AUTH_NULL;
+			j->src = p;
+			j->dst = p;
+			j->msg_len_to_cipher_in_bytes = 32768;
+			j->iv = iv;
+			j->iv_len_in_bytes = 16;
+			j->key_len_in_bytes = 32;
+			j->enc_keys = sched;
+			j->dec_keys = sched;
+			for (j = IMB_SUBMIT_JOB(mgr); j != NULL; j = IMB_GET_COMPLETED_JOB(mgr))
+				;
+		}
+		if (mgr == NULL)
+			cbc_vaes_encrypt_many(jobs, 16);
+		else
+			while (IMB_FLUSH_JOB(mgr) != NULL)
+				;
+	}
+	return mb_now() - t0;
 }
 
 /*
- * mb_calibrate: split when SHA-NI exists, the best manager is not SSE,
- * and SSE's SHA-256 is clearly (10%) faster than the best manager's.
+ * mb_calibrate: choose mb_mode (and mb_vaes) from CRYPTSTORE_MB_SPLIT or by
+ * measurement: MB_NI where sha256_ni works and ipsec-mb's best hash is not
+ * clearly (10%) faster, with cbc_vaes on the same terms; else MB_SPLIT when
+ * SHA-NI exists, the best manager is not SSE, and SSE's SHA-256 is clearly
+ * faster than the best manager's; else MB_ONE.
  */
-static bool
+static enum mb_mode
 mb_calibrate(void)
 {
 	static const uint8_t pad[32] __attribute__((aligned(16)));
-	IMB_MGR *sse;
+	static const uint8_t sched[16 * 15] __attribute__((aligned(16)));
+	IMB_MGR *sse = NULL;
 	uint8_t *buf;
-	bool split = false;
+	enum mb_mode mode = MB_ONE;
 	const char *env = getenv("CRYPTSTORE_MB_SPLIT");
+	double t[5], best[5] = {1e9, 1e9, 1e9, 1e9, 1e9};
 
-	if (env != NULL && (env[0] == '0' || env[0] == '1'))
-		return env[0] == '1';
-	if ((mb_global->features & IMB_FEATURE_SHANI) == 0 || mb_global->used_arch == IMB_ARCH_SSE)
-		return false;
-	if ((sse = mb_mgr_new(true)) == NULL)
-		return false;
-	if ((buf = calloc(8, 32768)) != NULL) {
-		split = mb_hash_seconds(sse, buf, pad) * 1.1 < mb_hash_seconds(mb_global, buf, pad);
-		free(buf);
+	if (env != NULL && strcmp(env, "0") == 0)
+		return MB_ONE;
+	if (env != NULL && strcmp(env, "1") == 0)
+		return MB_SPLIT;
+	if (env != NULL && strcmp(env, "ni") == 0 && sha256_ni_usable())
+		return MB_NI;
+	if (env != NULL && strcmp(env, "vaes") == 0 && sha256_ni_usable() && cbc_vaes_usable()) {
+		mb_vaes = true;
+		return MB_NI;
 	}
-	free_mb_mgr(sse);
-	return split;
+	if ((mb_global->features & IMB_FEATURE_SHANI) == 0 && !sha256_ni_usable())
+		return MB_ONE;
+	if ((buf = calloc(16, MB_CAL_STRIDE)) == NULL)
+		return MB_ONE;
+	if (mb_global->used_arch != IMB_ARCH_SSE && (mb_global->features & IMB_FEATURE_SHANI))
+		sse = mb_mgr_new(true);
+	/* Interleaved rounds, the fastest of each: load on a shared machine
+	 * only ever slows a round down. */
+	for (int round = 0; round < MB_CAL_ROUNDS; round++) {
+		t[0] = mb_hash_seconds(mb_global, buf, pad);
+		t[1] = sse != NULL ? mb_hash_seconds(sse, buf, pad) : 1e9;
+		t[2] = sha256_ni_usable() ? mb_hash_seconds(NULL, buf, pad) : 1e9;
+		t[3] = mb_cipher_seconds(mb_global, buf, sched);
+		t[4] = cbc_vaes_usable() ? mb_cipher_seconds(NULL, buf, sched) : 1e9;
+		for (int i = 0; i < 5; i++)
+			if (t[i] < best[i])
+				best[i] = t[i];
+	}
+	if (sse != NULL)
+		free_mb_mgr(sse);
+	if (best[2] < 1e9 && best[2] < 1.1 * (best[1] < best[0] ? best[1] : best[0])) {
+		mode = MB_NI;
+		mb_vaes = best[4] < 1.1 * best[3];
+	} else if (best[1] * 1.1 < best[0]) {
+		mode = MB_SPLIT;
+	}
+	free(buf);
+	return mode;
 }
 
 static void
@@ -145,7 +250,7 @@ mb_init_once(void)
 	mb_global = mb_mgr_new(false);
 	mb_ok = mb_global != NULL;
 	if (mb_ok)
-		mb_split = mb_calibrate();
+		mb_mode = mb_calibrate();
 }
 
 bool
@@ -166,7 +271,7 @@ engine_mb_new(struct engine_mb **out)
 	if ((mb = calloc(1, sizeof(*mb))) == NULL)
 		return CS_ENOMEM;
 	if ((mb->cmgr = mb_mgr_new(false)) == NULL ||
-	    (mb_split && (mb->hmgr = mb_mgr_new(true)) == NULL)) {
+	    (mb_mode == MB_SPLIT && (mb->hmgr = mb_mgr_new(true)) == NULL)) {
 		engine_mb_free(mb);
 		return CS_ENOTSUP;
 	}
@@ -190,13 +295,36 @@ const char *
 engine_mb_arch(void)
 {
 	static const char *names[] = {"none", "no-aesni", "sse", "avx", "avx2", "avx512"};
+	static const char *ni_names[][2] = {
+		{"sha-ni x3 hmac + none (ipsec-mb)",
+		 "vaes x16 cbc-enc + sha-ni x3 hmac + none (ipsec-mb)"},
+		{"sha-ni x3 hmac + no-aesni (ipsec-mb)",
+		 "vaes x16 cbc-enc + sha-ni x3 hmac + no-aesni (ipsec-mb)"},
+		{"sha-ni x3 hmac + sse (ipsec-mb)",
+		 "vaes x16 cbc-enc + sha-ni x3 hmac + sse (ipsec-mb)"},
+		{"sha-ni x3 hmac + avx (ipsec-mb)",
+		 "vaes x16 cbc-enc + sha-ni x3 hmac + avx (ipsec-mb)"},
+		{"sha-ni x3 hmac + avx2 (ipsec-mb)",
+		 "vaes x16 cbc-enc + sha-ni x3 hmac + avx2 (ipsec-mb)"},
+		{"sha-ni x3 hmac + avx512 (ipsec-mb)",
+		 "vaes x16 cbc-enc + sha-ni x3 hmac + avx512 (ipsec-mb)"},
+	};
+	unsigned arch;
 
 	if (!engine_mb_usable())
 		return "unusable";
-	if (mb_split)
-		return mb_global->used_arch == IMB_ARCH_AVX512 ? "avx512 cipher + sse/sha-ni hash"
-							       : "avx2 cipher + sse/sha-ni hash";
-	return mb_global->used_arch < IMB_ARCH_NUM ? names[mb_global->used_arch] : "?";
+	arch = (unsigned)mb_global->used_arch;
+	if (arch >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	switch (mb_mode) {
+	case MB_NI:
+		return ni_names[arch][mb_vaes];
+	case MB_SPLIT:
+		return arch == IMB_ARCH_AVX512 ? "avx512 cipher + sse/sha-ni hash"
+					       : "avx2 cipher + sse/sha-ni hash";
+	default:
+		return names[arch];
+	}
 }
 
 /* mb_hmac_pads: the SHA-256 states after one block of key^ipad and key^opad. */
@@ -232,6 +360,8 @@ engine_mb_key_prepare(struct engine_key *k)
 	} else {
 		IMB_AES_KEYEXP_256(mb_global, k->enc, k->enc_sched, k->dec_sched);
 		mb_hmac_pads(k->mac, SUITE_KEY_LEN, k->ipad, k->opad);
+		if (mb_mode == MB_NI)
+			sha256_ni_hmac_key(&k->ni, k->mac, SUITE_KEY_LEN);
 	}
 	if (imb_get_errno(mb_global) != 0)
 		return CS_ECRYPTO;
@@ -303,10 +433,11 @@ mb_done(const IMB_JOB *j, bool seal, enum mb_part part)
 /*
  * mb_pass: submit part of every pending record to mgr.  With split, CBC-HMAC
  * records get only `part`; GCM records go whole in the cipher pass and are
- * skipped in the hash pass.
+ * skipped in the hash pass.  With gcm_only, CBC-HMAC records are skipped.
  */
 static void
-mb_pass(IMB_MGR *mgr, struct engine_rec *recs, size_t n, bool seal, enum mb_part part)
+mb_pass(IMB_MGR *mgr, struct engine_rec *recs, size_t n, bool seal, enum mb_part part,
+	bool gcm_only)
 {
 	IMB_JOB *j;
 
@@ -317,7 +448,7 @@ mb_pass(IMB_MGR *mgr, struct engine_rec *recs, size_t n, bool seal, enum mb_part
 		if (r->status != 0)
 			continue;
 		gcm = r->key->suite->id == SUITE_AES_256_GCM;
-		if (gcm && part == MB_HASH)
+		if ((gcm && part == MB_HASH) || (!gcm && gcm_only))
 			continue;
 		j = IMB_GET_NEXT_JOB(mgr);
 		mb_fill(j, r, seal, gcm ? MB_BOTH : part);
@@ -331,22 +462,103 @@ mb_pass(IMB_MGR *mgr, struct engine_rec *recs, size_t n, bool seal, enum mb_part
 	}
 }
 
+/* mb_is_cbc: r is a pending CBC-HMAC record. */
+static bool
+mb_is_cbc(const struct engine_rec *r)
+{
+	return r->status == 0 && r->key->suite->id == SUITE_CBC_HMAC_SHA256;
+}
+
+/* mb_ni_cbc_enc: CBC-encrypt every pending CBC-HMAC record with cbc_vaes. */
+static void
+mb_ni_cbc_enc(struct engine_rec *recs, size_t n)
+{
+	struct cbc_vaes_job jobs[MB_STEP];
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct engine_rec *r = &recs[i];
+		uint8_t *text = r->buf + r->aad_len + 16;
+
+		if (!mb_is_cbc(r))
+			continue;
+		jobs[m++] = (struct cbc_vaes_job){r->key->enc_sched, r->buf + r->aad_len, text,
+						  text, r->len / 16};
+		if (m == MB_STEP) {
+			cbc_vaes_encrypt_many(jobs, m);
+			m = 0;
+		}
+	}
+	if (m > 0)
+		cbc_vaes_encrypt_many(jobs, m);
+}
+
+/* mb_ni_hmac: the tags of every pending CBC-HMAC record, into the record
+ * (seal) or into its scratch and then compared (open). */
+static void
+mb_ni_hmac(struct engine_rec *recs, size_t n, bool seal)
+{
+	struct sha256_ni_job jobs[MB_STEP];
+	struct engine_rec *pend[MB_STEP];
+	size_t m = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		struct engine_rec *r = i < n ? &recs[i] : NULL;
+
+		if (r != NULL && mb_is_cbc(r)) {
+			uint8_t *text = r->buf + r->aad_len + 16;
+
+			pend[m] = r;
+			jobs[m++] = (struct sha256_ni_job){&r->key->ni, r->buf,
+							   r->aad_len + 16 + r->len,
+							   seal ? text + r->len : r->scratch};
+		}
+		if (m == MB_STEP || (r == NULL && m > 0)) {
+			sha256_ni_hmac_many(jobs, m, MB_NI_LANES);
+			for (size_t k = 0; !seal && k < m; k++) {
+				const uint8_t *tag =
+					pend[k]->buf + pend[k]->aad_len + 16 + pend[k]->len;
+
+				if (!secmem_eq(pend[k]->scratch, tag, 32))
+					pend[k]->status = CS_EAUTH;
+			}
+			m = 0;
+		}
+	}
+}
+
 void
 engine_mb_run(struct engine_mb *mb, struct engine_rec *recs, size_t n, bool seal)
 {
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].status == 0 && !recs[i].key->mb_ready)
 			recs[i].status = CS_ECRYPTO;
-	if (mb->hmgr == NULL) {
-		mb_pass(mb->cmgr, recs, n, seal, MB_BOTH);
-	} else if (seal) {
-		/* Encrypt, then MAC the ciphertext. */
-		mb_pass(mb->cmgr, recs, n, true, MB_CIPHER);
-		mb_pass(mb->hmgr, recs, n, true, MB_HASH);
-	} else {
-		/* Verify first: forged records are never decrypted. */
-		mb_pass(mb->hmgr, recs, n, false, MB_HASH);
-		mb_pass(mb->cmgr, recs, n, false, MB_CIPHER);
+	switch (mb_mode) {
+	case MB_NI:
+		if (seal) {
+			/* Encrypt (GCM whole), then MAC the CBC ciphertext. */
+			if (mb_vaes)
+				mb_ni_cbc_enc(recs, n);
+			mb_pass(mb->cmgr, recs, n, true, MB_CIPHER, mb_vaes);
+			mb_ni_hmac(recs, n, true);
+		} else {
+			/* Verify first: forged records are never decrypted. */
+			mb_ni_hmac(recs, n, false);
+			mb_pass(mb->cmgr, recs, n, false, MB_CIPHER, false);
+		}
+		break;
+	case MB_SPLIT:
+		if (seal) {
+			mb_pass(mb->cmgr, recs, n, true, MB_CIPHER, false);
+			mb_pass(mb->hmgr, recs, n, true, MB_HASH, false);
+		} else {
+			mb_pass(mb->hmgr, recs, n, false, MB_HASH, false);
+			mb_pass(mb->cmgr, recs, n, false, MB_CIPHER, false);
+		}
+		break;
+	default:
+		mb_pass(mb->cmgr, recs, n, seal, MB_BOTH, false);
+		break;
 	}
 }
 
@@ -358,6 +570,16 @@ engine_mb_hmac(struct engine_mb *mb, const uint8_t *key, size_t keylen, const ui
 	IMB_JOB *j;
 	int rc = CS_ECRYPTO;
 
+	if (mb_mode == MB_NI) {
+		/* A stack copy like ipad/opad below: KAT keys only, wiped. */
+		struct sha256_ni_key k;
+		struct sha256_ni_job job = {&k, msg, len, out};
+
+		sha256_ni_hmac_key(&k, key, keylen);
+		sha256_ni_hmac_many(&job, 1, MB_NI_LANES);
+		secmem_wipe(&k, sizeof(k));
+		return 0;
+	}
 	mb_hmac_pads(key, keylen, ipad, opad);
 	IMB_MGR *mgr = mb->hmgr != NULL ? mb->hmgr : mb->cmgr;
 

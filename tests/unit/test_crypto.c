@@ -3,11 +3,17 @@
  * known-answer vectors through every engine, and the engines' checks.
  */
 #include "testutil.h"
+#include "crypto/cbc_vaes.h"
 #include "crypto/engine.h"
 #include "crypto/selftest.h"
+#include "crypto/sha256_ni.h"
 #include "crypto/suite.h"
 #include "util/err.h"
 #include "util/secmem.h"
+
+#include <cpuid.h>
+
+#include <openssl/evp.h>
 
 static const enum engine_kind kinds[] = {ENGINE_EVP, ENGINE_IPSECMB};
 static const enum suite_id suites[] = {SUITE_CBC_HMAC_SHA256, SUITE_AES_256_GCM};
@@ -245,6 +251,160 @@ test_keys_live_in_secure_memory(void **state)
 	assert_null(k);
 }
 
+/* cpu_has(ecx1, ebx7, ecx7): CPUID leaf 1 ECX and leaf 7 EBX/ECX have
+ * these bits.  Where the CPU has what sha256_ni or cbc_vaes needs, their
+ * self-checks must have passed: a broken kernel must fail here, not fall
+ * back to ipsec-mb unnoticed. */
+static bool
+cpu_has(unsigned ecx1, unsigned ebx7, unsigned ecx7)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & ecx1) != ecx1)
+		return false;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0)
+		return false;
+	return (b & ebx7) == ebx7 && (c & ecx7) == ecx7;
+}
+
+/* A length that lands on the SHA-256 padding edges, small, or large. */
+static size_t
+ni_rand_len(uint64_t *s)
+{
+	static const size_t edges[] = {0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 32816};
+
+	switch (tu_rand(s) % 3) {
+	case 0:
+		return edges[tu_rand(s) % (sizeof(edges) / sizeof(edges[0]))];
+	case 1:
+		return tu_rand(s) % 300;
+	default:
+		return tu_rand(s) % (ENGINE_MAX_TEXT + ENGINE_MAX_AAD + 32);
+	}
+}
+
+/* sha256_ni against OpenSSL's HMAC: random keys (short, block-sized and
+ * longer than a block), lengths, batch sizes and lane counts, so lanes of
+ * different lengths regroup; and one flipped message bit changes the tag. */
+static void
+test_sha256_ni_matches_openssl(void **state)
+{
+	enum { MAXN = 9, MAXLEN = ENGINE_MAX_TEXT + ENGINE_MAX_AAD + 32 };
+	uint8_t *msg = malloc((size_t)MAXN * MAXLEN), key[MAXN][150], tag[MAXN][32], ref[32];
+	struct sha256_ni_key *k = secmem_alloc(MAXN * sizeof(*k));
+	struct sha256_ni_job jobs[MAXN];
+	size_t keylen[MAXN];
+	uint64_t s = 4231;
+
+	(void)state;
+	if (cpu_has(bit_AVX | bit_OSXSAVE, bit_SHA, 0))
+		assert_true(sha256_ni_usable());
+	if (!sha256_ni_usable()) {
+		free(msg);
+		secmem_free(k, MAXN * sizeof(*k));
+		skip();
+	}
+	assert_non_null(msg);
+	assert_non_null(k);
+	for (int it = 0; it < 60; it++) {
+		size_t n = 1 + tu_rand(&s) % MAXN;
+		unsigned lanes = 1 + (unsigned)(tu_rand(&s) % SHA256_NI_LANES_MAX);
+
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *m = msg + i * MAXLEN;
+
+			keylen[i] = tu_rand(&s) % 4 == 0 ? 64 : tu_rand(&s) % sizeof(key[i]);
+			tu_fill(&s, key[i], keylen[i]);
+			sha256_ni_hmac_key(&k[i], key[i], keylen[i]);
+			jobs[i] = (struct sha256_ni_job){&k[i], m, ni_rand_len(&s), tag[i]};
+			tu_fill(&s, m, jobs[i].len);
+		}
+		sha256_ni_hmac_many(jobs, n, lanes);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(
+				engine_evp_hmac(key[i], keylen[i], jobs[i].msg, jobs[i].len, ref),
+				0);
+			assert_memory_equal(tag[i], ref, 32);
+		}
+		if (jobs[0].len > 0) {
+			msg[tu_rand(&s) % jobs[0].len] ^= 0x10;
+			sha256_ni_hmac_many(jobs, 1, lanes);
+			assert_memory_not_equal(tag[0], ref, 32);
+		}
+	}
+	secmem_free(k, MAXN * sizeof(*k));
+	free(msg);
+}
+
+/* cbc_vaes against OpenSSL's AES-256-CBC: random keys (some shared between
+ * neighbours), IVs, block counts and batch sizes beyond one group of lanes,
+ * in place and out of place, with the key schedule the engine prepares. */
+static void
+test_cbc_vaes_matches_openssl(void **state)
+{
+	enum { MAXN = 20, MAXBLK = ENGINE_MAX_TEXT / 16 };
+	uint8_t *in = malloc((size_t)MAXN * MAXBLK * 16), *out = malloc((size_t)MAXN * MAXBLK * 16);
+	uint8_t *ref = malloc((size_t)MAXN * MAXBLK * 16), raw[MAXN][32], iv[MAXN][16];
+	struct engine_key *k[MAXN];
+	struct cbc_vaes_job jobs[MAXN];
+	uint64_t s = 38;
+
+	(void)state;
+	if (cpu_has(bit_AVX | bit_OSXSAVE | bit_AES, bit_AVX2, bit_VAES))
+		assert_true(cbc_vaes_usable());
+	if (!cbc_vaes_usable() || !engine_ipsecmb_usable()) {
+		free(in);
+		free(out);
+		free(ref);
+		skip();
+	}
+	assert_true(in != NULL && out != NULL && ref != NULL);
+	for (int it = 0; it < 40; it++) {
+		size_t n = 1 + tu_rand(&s) % MAXN;
+
+		for (size_t i = 0; i < n; i++) {
+			size_t nb = tu_rand(&s) % 3 == 0 ? tu_rand(&s) % (MAXBLK + 1)
+							 : tu_rand(&s) % 40;
+			uint8_t *src = in + i * MAXBLK * 16;
+
+			if (i > 0 && tu_rand(&s) % 2)
+				memcpy(raw[i], raw[i - 1], 32);
+			else
+				tu_fill(&s, raw[i], 32);
+			tu_fill(&s, iv[i], 16);
+			tu_fill(&s, src, nb * 16);
+			assert_int_equal(engine_key_new(&k[i], suite_default(), raw[i], raw[i]), 0);
+			jobs[i] = (struct cbc_vaes_job){k[i]->enc_sched, iv[i], src,
+							i % 2 ? out + i * MAXBLK * 16 : src, nb};
+		}
+		/* References first: even jobs encrypt in place. */
+		for (size_t i = 0; i < n; i++) {
+			EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+			int outl = 0;
+
+			assert_non_null(c);
+			assert_int_equal(
+				EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), NULL, raw[i], iv[i]), 1);
+			EVP_CIPHER_CTX_set_padding(c, 0);
+			assert_int_equal(EVP_EncryptUpdate(c, ref + i * MAXBLK * 16, &outl,
+							   jobs[i].src,
+							   (int)(jobs[i].nblocks * 16)),
+					 1);
+			EVP_CIPHER_CTX_free(c);
+		}
+		cbc_vaes_encrypt_many(jobs, n);
+		for (size_t i = 0; i < n; i++) {
+			if (jobs[i].nblocks > 0)
+				assert_memory_equal(jobs[i].dst, ref + i * MAXBLK * 16,
+						    jobs[i].nblocks * 16);
+			engine_key_free(k[i]);
+		}
+	}
+	free(in);
+	free(out);
+	free(ref);
+}
+
 int
 main(void)
 {
@@ -258,6 +418,8 @@ main(void)
 		cmocka_unit_test(test_length_rules),
 		cmocka_unit_test(test_random_ivs_differ),
 		cmocka_unit_test(test_keys_live_in_secure_memory),
+		cmocka_unit_test(test_sha256_ni_matches_openssl),
+		cmocka_unit_test(test_cbc_vaes_matches_openssl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
