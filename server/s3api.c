@@ -219,6 +219,9 @@ s3_error_rc(struct req *r, int rc, const char *what)
 		s3_error(r, 400, "InvalidArgument", what);
 		break;
 	case CS_EIO:
+		/* The operator needs what the client is not told. */
+		log_error("%s %s %s: %s: storage I/O error: %s", conn_peer(r->c), r->h->method,
+			  r->h->target, what, strerror(errno));
 		if (errno == ENOSPC || errno == EDQUOT) {
 			snprintf(msg, sizeof(msg), "%s: no space left on the storage device", what);
 			s3_error(r, 507, "InsufficientStorage", msg);
