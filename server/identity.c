@@ -45,8 +45,8 @@ struct identity {
 	size_t nk;
 };
 
-static bool
-name_ok(const char *s)
+bool
+identity_name_ok(const char *s)
 {
 	size_t n = strnlen(s, IDENTITY_NAME_MAX + 1);
 
@@ -215,7 +215,7 @@ parse_line(struct identity *id, char *line)
 		struct user u, *nu;
 
 		memset(&u, 0, sizeof(u));
-		if (!name_ok(f[1]) || strlen(f[2]) >= sizeof(u.clearance_text) ||
+		if (!identity_name_ok(f[1]) || strlen(f[2]) >= sizeof(u.clearance_text) ||
 		    label_range_parse(f[2], strlen(f[2]), &u.clearance, NULL) != 0)
 			return CS_EINVAL;
 		snprintf(u.name, sizeof(u.name), "%s", f[1]);
@@ -233,7 +233,7 @@ parse_line(struct identity *id, char *line)
 
 		memset(&a, 0, sizeof(a));
 		if (strlen(f[1]) != IDENTITY_AKID_LEN || strlen(f[2]) != IDENTITY_SECRET_LEN ||
-		    !name_ok(f[3]) || strlen(f[4]) >= sizeof(a.level_text) ||
+		    !identity_name_ok(f[3]) || strlen(f[4]) >= sizeof(a.level_text) ||
 		    label_parse(f[4], strlen(f[4]), &a.level, NULL) != 0)
 			return CS_EINVAL;
 		if ((a.secret = secmem_alloc(IDENTITY_SECRET_LEN + 1)) == NULL)
@@ -321,7 +321,7 @@ identity_user_add(struct identity *id, const char *name, const char *clearance, 
 	int rc;
 
 	memset(&u, 0, sizeof(u));
-	if (!name_ok(name) || clearance == NULL ||
+	if (!identity_name_ok(name) || clearance == NULL ||
 	    label_range_parse(clearance, strlen(clearance), &u.clearance, NULL) != 0)
 		return CS_EINVAL;
 	snprintf(u.name, sizeof(u.name), "%s", name);

@@ -36,6 +36,9 @@ struct ident_session {
 	bool admin;
 };
 
+/* identity_name_ok(s): s is a valid user name ([A-Za-z0-9._-], 1..IDENTITY_NAME_MAX). */
+bool identity_name_ok(const char *s);
+
 /* identity_open(out, ks, why, whylen): load (or start empty) the identities. */
 int identity_open(struct identity **out, struct keystore *ks, char *why, size_t whylen)
 	__attribute__((warn_unused_result));

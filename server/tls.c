@@ -192,22 +192,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* user_name_ok: what identity.c accepts as a user name. */
-static bool
-user_name_ok(const unsigned char *s, int n)
-{
-	if (n < 1 || n > TLS_USER_MAX)
-		return false;
-	for (int i = 0; i < n; i++) {
-		unsigned char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* peer_user: the verified client certificate's commonName into user; 0 with
  * "" when there is no certificate, CS_EPERM when it names no valid user. */
 static int
@@ -227,20 +211,21 @@ peer_user(SSL *ssl, char user[TLS_USER_MAX + 1], const char *peer)
 		log_info("%s: TLS client certificate not verified", peer);
 		return CS_EPERM;
 	}
-	if ((subj = X509_get_subject_name(cert)) == NULL ||
-	    (i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) < 0 ||
-	    X509_NAME_get_index_by_NID(subj, NID_commonName, i) >= 0 ||
-	    (ent = X509_NAME_get_entry(subj, i)) == NULL ||
-	    (cn = X509_NAME_ENTRY_get_data(ent)) == NULL ||
-	    !user_name_ok(ASN1_STRING_get0_data(cn), ASN1_STRING_length(cn))) {
-		log_info("%s: TLS client certificate has no single commonName that is a "
-			 "user name",
-			 peer);
-		return CS_EPERM;
+	if ((subj = X509_get_subject_name(cert)) != NULL &&
+	    (i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) >= 0 &&
+	    X509_NAME_get_index_by_NID(subj, NID_commonName, i) < 0 &&
+	    (ent = X509_NAME_get_entry(subj, i)) != NULL &&
+	    (cn = X509_NAME_ENTRY_get_data(ent)) != NULL && ASN1_STRING_length(cn) > 0 &&
+	    ASN1_STRING_length(cn) <= TLS_USER_MAX) {
+		/* An embedded NUL ends the copy early and the name then fails below. */
+		memcpy(user, ASN1_STRING_get0_data(cn), (size_t)ASN1_STRING_length(cn));
+		user[ASN1_STRING_length(cn)] = '\0';
+		if (strlen(user) == (size_t)ASN1_STRING_length(cn) && identity_name_ok(user))
+			return 0;
 	}
-	memcpy(user, ASN1_STRING_get0_data(cn), (size_t)ASN1_STRING_length(cn));
-	user[ASN1_STRING_length(cn)] = '\0';
-	return 0;
+	user[0] = '\0';
+	log_info("%s: TLS client certificate has no single commonName that is a user name", peer);
+	return CS_EPERM;
 }
 
 int

@@ -25,7 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TLS_USER_MAX 64
+#include "identity.h"
+
+#define TLS_USER_MAX IDENTITY_NAME_MAX
 
 struct config;
 struct tls_ctx;
