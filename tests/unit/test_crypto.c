@@ -12,6 +12,8 @@
 #include "util/secmem.h"
 
 #include <cpuid.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -236,6 +238,50 @@ test_random_ivs_differ(void **state)
 	engine_free(e);
 }
 
+/*
+ * An engine whose IV pool a fork() copied: parent and child draw their next
+ * IV after the fork; they must differ (the pool is refilled on each side,
+ * not handed out twice).
+ */
+static void
+test_ivs_differ_across_fork(void **state)
+{
+	uint8_t buf[256], key[32] = {5}, parent_iv[16], child_iv[16];
+	struct engine_key *k;
+	struct engine_rec r;
+	struct engine *e;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(engine_new(&e, ENGINE_AUTO), 0);
+	assert_int_equal(engine_key_new(&k, suite_by_id(SUITE_CBC_HMAC_SHA256), key, key), 0);
+	memset(&r, 0, sizeof(r));
+	r.buf = buf;
+	r.key = k;
+	r.len = 64;
+	assert_int_equal(engine_seal(e, &r, 1), 0); /* fills the pool */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	r.len = 64;
+	if (pid == 0) {
+		bool ok = engine_seal(e, &r, 1) == 0 && write(fds[1], buf, 16) == 16;
+
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(engine_seal(e, &r, 1), 0);
+	memcpy(parent_iv, buf, 16);
+	assert_int_equal(read(fds[0], child_iv, 16), 16);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_memory_not_equal(parent_iv, child_iv, 16);
+	close(fds[0]);
+	close(fds[1]);
+	engine_key_free(k);
+	engine_free(e);
+}
+
 static void
 test_keys_live_in_secure_memory(void **state)
 {
@@ -426,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_tamper_every_region),
 		cmocka_unit_test(test_length_rules),
 		cmocka_unit_test(test_random_ivs_differ),
+		cmocka_unit_test(test_ivs_differ_across_fork),
 		cmocka_unit_test(test_keys_live_in_secure_memory),
 		cmocka_unit_test(test_sha256_ni_matches_openssl),
 		cmocka_unit_test(test_cbc_vaes_matches_openssl),
