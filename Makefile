@@ -11,7 +11,7 @@
 #   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
 #   make bench-tls  the server over HTTP and over HTTPS (TLS 1.3), loadgen, interleaved rounds
 #   make paper      the original paper's experiments re-run: AES user vs kernel in a qemu VM,
-#                   storage, network, server models, openssl speed (docs/PAPER.md, ~25 min)
+#                   storage, network, server models, openssl speed (docs/PAPER.md; 13 min quiet, ~23 loaded)
 #   make soak       the crash loop: 200 rounds of kill -9 during 100 uploads (~12 min, /var/tmp)
 #   make valgrind   memcheck over every unit test (~6 min)
 #   make fuzz       fuzz every parser FUZZ_SECONDS (600) each (build-fuzz/, clang + ASan/UBSan)
@@ -22,7 +22,7 @@ FUZZ_TARGETS = http sigv4 awschunked s3xml label format keystore objmeta audit c
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run check asan bench bench-shred bench-tls paper soak valgrind fuzz format clean deps deps-check deps-run
+.PHONY: all build run check asan bench bench-shred bench-tls paper soak valgrind fuzz format clean deps deps-check deps-run deps-paper
 
 all: build
 
@@ -94,11 +94,13 @@ bench-shred: deps-check build-release/build.ninja
 
 # The paper's experiments (docs/PAPER.md): the AES table in Debian's kernel under qemu, then
 # the storage, network, server-model and openssl-speed tables with their PNGs (docs/paper/).
-paper: build-release/build.ninja
-	@sh tools/deps.sh --paper
+paper: deps-paper build-release/build.ninja
 	$(NINJA) -C build-release
 	bash bench/paper/vm.sh
 	bash bench/paper/tables.sh --build build-release
+
+deps-paper:
+	@sh tools/deps.sh --paper
 
 # The cost of TLS: one server binary over HTTP and over HTTPS, same workloads (about 1 min).
 bench-tls: deps build-release/build.ninja
