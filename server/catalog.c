@@ -1,5 +1,23 @@
 /*
  * catalog: buckets and per-bucket object indexes.  See catalog.h.
+ *
+ * The bucket record is one sealed object that every change rewrites whole,
+ * and with store = rados several front-ends change it.  So a change is a
+ * read-modify-write of the record as it is in the store, not of this
+ * front-end's copy, under the store-wide lock CATALOG_LOCK (store_lock():
+ * a lease lock on RADOS): take the lock, read the record, apply the one
+ * change, renew the lock and commit, release.  Two front-ends creating
+ * buckets at the same moment then take turns and neither bucket is lost.
+ * The in-memory list gets only this front-end's own change; the others'
+ * arrive by their announcements (catalog_refresh_buckets).  A lock rather
+ * than a compare-and-swap of the record: it needs nothing of the store but
+ * two small calls, works the same on the local filesystem, and nobody
+ * retries a whole change under contention.  Its lease bounds how long a
+ * front-end that died holding it blocks the others (lock_lease seconds);
+ * the renewal right before the commit keeps a holder that stalled past its
+ * lease from writing over a newer record (it fails instead).
+ *
+ * Lock order: the store lock before c->lock, never the other way round.
  */
 #include "catalog.h"
 #include "keystore/keystore.h"
@@ -19,9 +37,11 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define SYS_SPACE   "sys"
-#define CATALOG_OBJ "catalog"
-#define CATALOG_MAX (1u << 24)
+#define SYS_SPACE    "sys"
+#define CATALOG_OBJ  "catalog"
+#define CATALOG_LOCK "catalog" /* the store_lock() around changes of CATALOG_OBJ */
+#define CATALOG_MAX  (1u << 24)
+#define REFRESH_MAX  16 /* catalog_refresh_buckets() reads again at most this often */
 
 struct entry {
 	char *name;
@@ -47,6 +67,9 @@ struct catalog {
 	struct engine *e;  /* catalog_open's, again for catalog_refresh_*() */
 	struct bucket *bk; /* sorted by name */
 	size_t nb;
+	/* Bucket changes made here: catalog_refresh_buckets() reads the record
+	 * again if one came between its read and its swap. */
+	uint64_t gen;
 	/* Told of every change made here (catalog_set_notify); NULL: none. */
 	void (*notify)(void *arg, const char *bucket, const char *name);
 	void *notify_arg;
@@ -132,9 +155,14 @@ find_entry(const struct bucket *b, const char *name, bool *hit)
 
 /* ---- persistence of the bucket list ------------------------------------- */
 
-/* Lines: "bucket\t<name>\t<label>\t<space>\t<created>\n". */
+/*
+ * catalog_save(c, bk, nb, lk): write the record of the nb buckets bk.
+ * Lines: "bucket\t<name>\t<label>\t<space>\t<created>\n".  lk is the
+ * CATALOG_LOCK, renewed right before the commit: if its lease ran out,
+ * nothing is written.
+ */
 static int
-catalog_save(struct catalog *c)
+catalog_save(struct catalog *c, const struct bucket *bk, size_t nb, struct store_lock *lk)
 {
 	size_t cap = 64, n = 0;
 	char *txt = malloc(cap);
@@ -146,8 +174,8 @@ catalog_save(struct catalog *c)
 
 	if (txt == NULL)
 		return CS_ENOMEM;
-	for (size_t i = 0; i < c->nb; i++) {
-		const struct cat_bucket *b = &c->bk[i].b;
+	for (size_t i = 0; i < nb; i++) {
+		const struct cat_bucket *b = &bk[i].b;
 		size_t need = strlen(b->name) + strlen(b->label_text) + 96;
 
 		if (n + need > cap) {
@@ -170,7 +198,7 @@ catalog_save(struct catalog *c)
 	iov.iov_base = sealed;
 	iov.iov_len = sl;
 	if ((rc = store_put_begin(c->st, SYS_SPACE, CATALOG_OBJ, sl, &w)) == 0 &&
-	    (rc = store_wr_write(w, 0, &iov, 1)) == 0)
+	    (rc = store_wr_write(w, 0, &iov, 1)) == 0 && (rc = store_lock_renew(lk)) == 0)
 		rc = store_wr_commit(w);
 	else
 		store_wr_abort(w);
@@ -241,6 +269,43 @@ catalog_load(struct catalog *c, char *why, size_t whylen)
 	}
 	free(plain);
 	return rc;
+}
+
+static int cmp_bucket(const void *a, const void *b);
+static void bucket_free(struct bucket *b);
+
+/* buckets_free: the buckets of a record_read(). */
+static void
+buckets_free(struct catalog *rec)
+{
+	for (size_t i = 0; i < rec->nb; i++)
+		bucket_free(&rec->bk[i]);
+	free(rec->bk);
+	rec->bk = NULL;
+	rec->nb = 0;
+}
+
+/*
+ * record_read(c, rec): the bucket record as the store holds it now, sorted
+ * by name, into rec (only its st, ks, bk and nb are set; buckets_free()
+ * it).  On failure rec holds nothing.
+ */
+static int
+record_read(struct catalog *c, struct catalog *rec)
+{
+	char why[256];
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->st = c->st;
+	rec->ks = c->ks;
+	if ((rc = catalog_load(rec, why, sizeof(why))) != 0) {
+		buckets_free(rec);
+		return rc;
+	}
+	if (rec->nb > 1) /* qsort of a NULL array, even empty, is undefined */
+		qsort(rec->bk, rec->nb, sizeof(*rec->bk), cmp_bucket);
+	return 0;
 }
 
 /* ---- index rebuild ------------------------------------------------------- */
@@ -404,9 +469,12 @@ catalog_close(struct catalog *c)
 int
 catalog_bucket_create(struct catalog *c, const char *name, const char *label_text)
 {
+	struct store_lock *lk = NULL;
+	struct catalog rec;
 	struct cat_bucket b;
 	struct bucket *nb;
 	uint8_t rnd[CATALOG_SPACE_LEN / 2];
+	bool known;
 	int rc;
 
 	if (!catalog_bucket_name_ok(name))
@@ -422,34 +490,55 @@ catalog_bucket_create(struct catalog *c, const char *name, const char *label_tex
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return CS_ECRYPTO;
 	hex_encode(b.space, rnd, sizeof(rnd));
+	pthread_rwlock_rdlock(&c->lock);
+	known = find_bucket(c, name) != NULL;
+	pthread_rwlock_unlock(&c->lock);
+	if (known)
+		return CS_EEXIST;
+	/* The space first (a random id: nobody else's), so that a bucket on
+	 * record always has one. */
+	if ((rc = store_space_create(c->st, b.space)) != 0)
+		return rc;
+	if ((rc = store_lock(c->st, CATALOG_LOCK, 0, &lk)) != 0)
+		goto out0;
+	if ((rc = record_read(c, &rec)) != 0)
+		goto out1;
+	if (find_bucket(&rec, name) != NULL) { /* made on another front-end */
+		rc = CS_EEXIST;
+		goto out2;
+	}
+	if ((nb = realloc(rec.bk, (rec.nb + 1) * sizeof(*nb))) == NULL) {
+		rc = CS_ENOMEM;
+		goto out2;
+	}
+	rec.bk = nb;
+	memset(&rec.bk[rec.nb], 0, sizeof(rec.bk[rec.nb]));
+	rec.bk[rec.nb++].b = b;
+	qsort(rec.bk, rec.nb, sizeof(*rec.bk), cmp_bucket);
 	pthread_rwlock_wrlock(&c->lock);
+	/* Room first: once the record is written, the bucket is in memory too. */
 	if (find_bucket(c, name) != NULL) {
 		rc = CS_EEXIST;
-		goto out;
-	}
-	if ((rc = store_space_create(c->st, b.space)) != 0)
-		goto out;
-	if ((nb = realloc(c->bk, (c->nb + 1) * sizeof(*nb))) == NULL) {
-		best_effort(store_space_remove(c->st, b.space));
+	} else if ((nb = realloc(c->bk, (c->nb + 1) * sizeof(*nb))) == NULL) {
 		rc = CS_ENOMEM;
-		goto out;
+	} else {
+		c->bk = nb;
+		if ((rc = catalog_save(c, rec.bk, rec.nb, lk)) == 0) {
+			memset(&c->bk[c->nb], 0, sizeof(c->bk[c->nb]));
+			c->bk[c->nb++].b = b;
+			qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
+			c->gen++;
+		}
 	}
-	c->bk = nb;
-	memset(&c->bk[c->nb], 0, sizeof(c->bk[c->nb]));
-	c->bk[c->nb++].b = b;
-	qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
-	if ((rc = catalog_save(c)) != 0) {
-		/* Undo: the bucket must not exist in memory only. */
-		struct bucket *x = find_bucket(c, name);
-		size_t i = (size_t)(x - c->bk);
-
-		memmove(&c->bk[i], &c->bk[i + 1], (c->nb - i - 1) * sizeof(*c->bk));
-		c->nb--;
-		best_effort(store_space_remove(c->st, b.space));
-	}
-out:
 	pthread_rwlock_unlock(&c->lock);
-	if (rc == 0)
+out2:
+	buckets_free(&rec);
+out1:
+	best_effort(store_unlock(lk));
+out0:
+	if (rc != 0)
+		best_effort(store_space_remove(c->st, b.space));
+	else
 		tell(c, name, NULL);
 	return rc;
 }
@@ -457,37 +546,68 @@ out:
 int
 catalog_bucket_delete(struct catalog *c, const char *name)
 {
-	struct bucket *b, saved;
+	struct store_lock *lk = NULL;
+	struct catalog rec;
+	struct bucket *b, *rb, saved;
+	char space[CATALOG_SPACE_LEN + 1];
 	size_t i;
 	int rc;
 
-	pthread_rwlock_wrlock(&c->lock);
-	if ((b = find_bucket(c, name)) == NULL) {
+	pthread_rwlock_rdlock(&c->lock);
+	if ((b = find_bucket(c, name)) == NULL)
 		rc = CS_ENOENT;
-		goto out;
-	}
-	if (b->n > 0) {
+	else if (b->n > 0)
 		rc = CS_EEXIST;
-		goto out;
+	else
+		rc = 0;
+	if (b != NULL)
+		snprintf(space, sizeof(space), "%s", b->b.space);
+	pthread_rwlock_unlock(&c->lock);
+	if (rc != 0)
+		return rc;
+	if ((rc = store_lock(c->st, CATALOG_LOCK, 0, &lk)) != 0)
+		return rc;
+	if ((rc = record_read(c, &rec)) != 0)
+		goto out1;
+	if ((rb = find_bucket(&rec, name)) == NULL) {
+		rc = CS_ENOENT; /* deleted on another front-end */
+		goto out2;
 	}
-	saved = *b;
-	i = (size_t)(b - c->bk);
-	memmove(&c->bk[i], &c->bk[i + 1], (c->nb - i - 1) * sizeof(*c->bk));
-	c->nb--;
-	if ((rc = catalog_save(c)) != 0) {
-		memmove(&c->bk[i + 1], &c->bk[i], (c->nb - i) * sizeof(*c->bk));
-		c->bk[i] = saved;
-		c->nb++;
-		goto out;
+	if (strcmp(rb->b.space, space) != 0) {
+		/* Deleted and made again on another front-end, and not indexed
+		 * here yet: it may hold objects, so it is left alone. */
+		rc = CS_EEXIST;
+		goto out2;
 	}
+	i = (size_t)(rb - rec.bk);
+	memmove(&rec.bk[i], &rec.bk[i + 1], (rec.nb - i - 1) * sizeof(*rec.bk));
+	rec.nb--;
+	pthread_rwlock_wrlock(&c->lock);
+	/* Again: an object may have been put meanwhile, or the bucket
+	 * dropped by a refresh. */
+	if ((b = find_bucket(c, name)) == NULL || strcmp(b->b.space, space) != 0) {
+		rc = CS_ENOENT;
+	} else if (b->n > 0) {
+		rc = CS_EEXIST;
+	} else if ((rc = catalog_save(c, rec.bk, rec.nb, lk)) == 0) {
+		saved = *b;
+		i = (size_t)(b - c->bk);
+		memmove(&c->bk[i], &c->bk[i + 1], (c->nb - i - 1) * sizeof(*c->bk));
+		c->nb--;
+		c->gen++;
+	}
+	pthread_rwlock_unlock(&c->lock);
+out2:
+	buckets_free(&rec);
+out1:
+	best_effort(store_unlock(lk));
+	if (rc != 0)
+		return rc;
 	/* Unreadable leftovers (e.g. of a shredded level) and parts go with it. */
 	best_effort(store_space_purge(c->st, saved.b.space));
 	bucket_free(&saved);
-out:
-	pthread_rwlock_unlock(&c->lock);
-	if (rc == 0)
-		tell(c, name, NULL);
-	return rc;
+	tell(c, name, NULL);
+	return 0;
 }
 
 int
@@ -766,26 +886,28 @@ catalog_refresh_buckets(struct catalog *c)
 {
 	struct catalog fresh;
 	struct rebuild rb;
-	char why[256];
-	int rc;
+	uint64_t gen;
+	int rc, tries = 0;
 
-	memset(&fresh, 0, sizeof(fresh));
-	fresh.st = c->st;
-	fresh.ks = c->ks;
-	if ((rc = catalog_load(&fresh, why, sizeof(why))) != 0) {
-		for (size_t i = 0; i < fresh.nb; i++)
-			bucket_free(&fresh.bk[i]);
-		free(fresh.bk);
+again:
+	pthread_rwlock_rdlock(&c->lock);
+	gen = c->gen;
+	pthread_rwlock_unlock(&c->lock);
+	if ((rc = record_read(c, &fresh)) != 0)
 		return rc;
-	}
-	if (fresh.nb > 1)
-		qsort(fresh.bk, fresh.nb, sizeof(*fresh.bk), cmp_bucket);
 	memset(&rb, 0, sizeof(rb));
 	rb.c = c;
 	rb.x.st = c->st;
 	rb.x.ks = c->ks;
 	rb.x.e = c->e;
 	pthread_rwlock_wrlock(&c->lock);
+	/* A bucket created or deleted here after our read: the record we hold
+	 * may predate it, and swapping it in would undo it in memory. */
+	if (c->gen != gen && ++tries < REFRESH_MAX) {
+		pthread_rwlock_unlock(&c->lock);
+		buckets_free(&fresh);
+		goto again;
+	}
 	/* A bucket known here (same name and space) keeps its index; a new one
 	 * is indexed from the store; one gone from the record is dropped. */
 	for (size_t i = 0; rc == 0 && i < fresh.nb; i++) {
@@ -818,9 +940,7 @@ catalog_refresh_buckets(struct catalog *c)
 				fresh.bk[i].n = fresh.bk[i].cap = 0;
 			}
 		}
-		for (size_t i = 0; i < fresh.nb; i++)
-			bucket_free(&fresh.bk[i]);
-		free(fresh.bk);
+		buckets_free(&fresh);
 	} else {
 		for (size_t i = 0; i < c->nb; i++)
 			bucket_free(&c->bk[i]);

@@ -12,6 +12,27 @@
  * name as the acknowledgement's payload.  A key announcement that cannot
  * be applied (the cluster did not answer) is not acknowledged, so its
  * sender reports this front-end.
+ *
+ * Who must acknowledge a key announcement: every LIVE front-end.  The OSD
+ * knows who is live: a watcher's librados pings its watch every few
+ * seconds, and the OSD drops a watch that went WATCH_TIMEOUT seconds
+ * without a ping (its process died or froze, or lost the cluster).  When a
+ * watch is dropped while a notify waits for it, the OSD stops waiting for
+ * it and leaves it out of the reply.  So a key announcement waits
+ * KEY_WAIT_MS, longer than WATCH_TIMEOUT, and its reply sorts every
+ * front-end into three: acknowledged (it applied the change); timed out
+ * (still watching, so alive, but did not apply it in time: the command
+ * fails naming it); in neither (it was not watching by the end: dead, or
+ * cut off from the cluster).  A front-end of the last kind cannot block a
+ * key command for longer than the watch timeout: it is reported as gone
+ * and its registration removed (guarded by its value: a front-end that
+ * registered again meanwhile stays).  It holds no key it could use without
+ * the cluster, and when it gets its watch back it registers again and
+ * re-reads every level's keys before it acknowledges anything else.
+ *
+ * A registration is "fe.<host:port>" = "<client id> <nonce>", written only
+ * while the front-end watches (after the watch is set up, again after each
+ * re-watch); the nonce makes every registration distinct for the guard.
  */
 #include "cluster.h"
 #include "catalog.h"
@@ -21,9 +42,11 @@
 #include "log.h"
 #include "server.h"
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/secmem.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +61,8 @@
 #include <openssl/rand.h>
 #include <rados/librados.h>
 
+#include "store/rados_util.h"
+
 #define EV_OID        "cs.events"
 #define KS_OID        "cs.keystore"
 #define EV_MAGIC      "CSE1"
@@ -45,10 +70,15 @@
 #define EV_MAX        (64u << 10) /* no announcement is larger */
 #define EV_PURPOSE    "cluster event"
 #define REG_PREFIX    "fe."
+#define REG_VAL_MAX   64 /* "<client id> <nonce>" */
+#define REG_PAGE      256
 #define NAME_MAX_     128
-#define WATCH_TIMEOUT 10     /* s: the OSD drops a silent watcher after this */
-#define DATA_WAIT_MS  2000u  /* data announcements wait this long for acks */
-#define KEY_WAIT_MS   10000u /* key announcements */
+#define WATCH_TIMEOUT 10    /* s: the OSD drops a silent watcher after this */
+#define DATA_WAIT_MS  2000u /* data announcements wait this long for acks */
+/* Key announcements: longer than the watch timeout (plus a ping interval
+ * of librados' and slack), so that the OSD has dropped the watch of a
+ * front-end that died before the announcement gives up on it. */
+#define KEY_WAIT_MS ((WATCH_TIMEOUT + 5) * 1000u)
 
 struct ev {
 	struct ev *next;
@@ -65,6 +95,9 @@ struct cluster {
 	char name[NAME_MAX_]; /* "host:port" */
 	uint64_t gid;         /* this client's instance id */
 	uint64_t watch;
+	/* Our registration's value: set by cluster_start and the worker (after
+	 * a re-watch), read by cluster_close once the worker stopped. */
+	char reg[REG_VAL_MAX];
 	bool watching, registered, started;
 	pthread_t thr;
 	pthread_mutex_t mu; /* everything below */
@@ -78,10 +111,16 @@ struct cluster {
 int
 cluster_open(struct cluster **out, const struct config *cfg, char *why, size_t whylen)
 {
-	const char *user = cfg->rados_user[0] != '\0' ? cfg->rados_user : "client.admin";
-	char full[160], tmo[16];
+	struct rados_util_cfg rc_cfg = {
+		.conf = cfg->rados_conf,
+		.user = cfg->rados_user,
+		.keyring = cfg->rados_keyring,
+		.pool = cfg->rados_pool,
+		.nspace = cfg->rados_namespace,
+		.op_timeout = (int)cfg->rados_op_timeout,
+	};
 	struct cluster *c;
-	int r, rc;
+	int rc;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -92,45 +131,11 @@ cluster_open(struct cluster **out, const struct config *cfg, char *why, size_t w
 		rc = err_why(why, whylen, CS_ECRYPTO, "no randomness");
 		goto err0;
 	}
-	snprintf(tmo, sizeof(tmo), "%u", cfg->rados_op_timeout ? cfg->rados_op_timeout : 30);
-	snprintf(full, sizeof(full), "%s%s", strncmp(user, "client.", 7) == 0 ? "" : "client.",
-		 user);
-	if ((r = rados_create2(&c->cl, "ceph", full, 0)) != 0) {
-		rc = err_why(why, whylen, CS_EIO, "rados: cannot create a handle for %s: %s", full,
-			     strerror(-r));
+	if ((rc = rados_util_connect(&rc_cfg, &c->cl, &c->io, why, whylen)) != 0)
 		goto err0;
-	}
-	if ((r = rados_conf_read_file(c->cl,
-				      cfg->rados_conf[0] != '\0' ? cfg->rados_conf : NULL)) != 0 ||
-	    (cfg->rados_keyring[0] != '\0' &&
-	     (r = rados_conf_set(c->cl, "keyring", cfg->rados_keyring)) != 0) ||
-	    (r = rados_conf_set(c->cl, "rados_osd_op_timeout", tmo)) != 0 ||
-	    (r = rados_conf_set(c->cl, "rados_mon_op_timeout", tmo)) != 0 ||
-	    (r = rados_conf_set(c->cl, "client_mount_timeout", tmo)) != 0) {
-		rc = err_why(why, whylen, CS_EIO, "rados: cannot configure the client (%s): %s",
-			     cfg->rados_conf[0] != '\0' ? cfg->rados_conf : "default ceph.conf",
-			     strerror(-r));
-		goto err1;
-	}
-	if ((r = rados_connect(c->cl)) != 0) {
-		rc = err_why(why, whylen, CS_EIO,
-			     "rados: cannot connect to the cluster as %s: %s (is it up? are "
-			     "rados-conf and rados-keyring right?)",
-			     full, strerror(-r));
-		goto err1;
-	}
-	if ((r = rados_ioctx_create(c->cl, cfg->rados_pool, &c->io)) != 0) {
-		rc = err_why(why, whylen, CS_EIO, "rados: cannot open pool %s: %s", cfg->rados_pool,
-			     strerror(-r));
-		goto err1;
-	}
-	rados_ioctx_set_namespace(c->io,
-				  cfg->rados_namespace[0] != '\0' ? cfg->rados_namespace : NULL);
 	c->gid = rados_get_instance_id(c->cl);
 	*out = c;
 	return 0;
-err1:
-	rados_shutdown(c->cl);
 err0:
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
@@ -192,17 +197,25 @@ get_le(const uint8_t *p, int n)
 	return v;
 }
 
+#define ACKS_MAX 256 /* front-ends a reply is read for at most */
+
 struct acks {
 	unsigned nacks, ntimeouts;
-	char acked[1024];  /* names that acknowledged, comma separated */
-	uint64_t late[64]; /* gids that did not */
+	char acked[1024];          /* names that acknowledged, comma separated */
+	uint64_t ackgid[ACKS_MAX]; /* their client ids */
+	unsigned nackgid;
+	uint64_t late[ACKS_MAX]; /* watchers that did not acknowledge in time */
 	unsigned nlate;
+	bool complete; /* the whole reply parsed */
 };
 
 /*
  * parse_reply: rados_notify2's reply: le32 n, n x (le64 gid, le64 cookie,
- * le32 len, len bytes), le32 m, m x (le64 gid, le64 cookie).  A reply that
- * does not parse counts as no acknowledgement at all.
+ * le32 len, len bytes), le32 m, m x (le64 gid, le64 cookie): the watchers
+ * that acknowledged, with their payloads, then those that were still
+ * watching when the notify timed out.  A watcher the OSD dropped meanwhile
+ * is in neither.  A reply that does not parse counts as no acknowledgement
+ * at all (a->complete false).
  */
 static void
 parse_reply(const uint8_t *p, size_t n, struct acks *a)
@@ -226,6 +239,8 @@ parse_reply(const uint8_t *p, size_t n, struct acks *a)
 		if (n - off < len)
 			return;
 		a->nacks++;
+		if (a->nackgid < ACKS_MAX)
+			a->ackgid[a->nackgid++] = get_le(p + off - 20, 8);
 		if (len > 0 && len < NAME_MAX_ && used + len + 2 < sizeof(a->acked))
 			snprintf(a->acked + used, sizeof(a->acked) - used, "%s%.*s",
 				 used > 0 ? "," : "", (int)len, (const char *)p + off);
@@ -235,11 +250,16 @@ parse_reply(const uint8_t *p, size_t n, struct acks *a)
 		return;
 	k = (uint32_t)get_le(p + off, 4);
 	off += 4;
-	for (uint32_t i = 0; i < k && n - off >= 16; i++, off += 16) {
+	for (uint32_t i = 0; i < k; i++, off += 16) {
+		if (n - off < 16)
+			return;
 		a->ntimeouts++;
-		if (a->nlate < sizeof(a->late) / sizeof(a->late[0]))
+		if (a->nlate < ACKS_MAX)
 			a->late[a->nlate++] = get_le(p + off, 8);
 	}
+	/* Every id counted: more front-ends than ACKS_MAX is not a reply we
+	 * could sort out. */
+	a->complete = a->nacks <= ACKS_MAX && a->ntimeouts <= ACKS_MAX;
 }
 
 /* data_changed: announce a data change, waiting a little for the others. */
@@ -291,118 +311,225 @@ on_identities(void *arg)
 	data_changed(arg, 'I', (const uint8_t *)"identities", 10);
 }
 
-/* registered: the name of the registered front-end whose client id is gid. */
+/* ---- the registry of front-ends -------------------------------------------- */
+
+/* One registration as read from the omap of cs.events. */
+struct reg {
+	char name[NAME_MAX_];
+	char val[REG_VAL_MAX]; /* as stored, for the guard of a removal */
+	size_t vlen;
+	uint64_t gid;
+};
+
+struct regs {
+	struct reg *v;
+	size_t n, cap;
+};
+
 static int
-registered_name(struct cluster *c, uint64_t gid, char *out, size_t outsz)
+reg_entry(void *arg, const char *key, size_t kl, const char *val, size_t vl)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	unsigned char more = 0;
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, r, found = 0;
+	struct regs *rs = arg;
+	char num[REG_VAL_MAX];
+	struct reg *r;
 
-	if (op == NULL)
-		return 0;
-	rados_read_op_omap_get_vals2(op, "", REG_PREFIX, 1024, &it, &more, &prval);
-	r = rados_read_op_operate(op, c->io, EV_OID, 0);
-	while (r == 0 && prval == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
-	       k != NULL) {
-		char num[24];
+	if (kl <= 3 || kl - 3 >= NAME_MAX_ || vl == 0 || vl >= REG_VAL_MAX)
+		return 0; /* not a registration this code wrote */
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap != 0 ? rs->cap * 2 : 8;
+		struct reg *nv = realloc(rs->v, cap * sizeof(*nv));
 
-		if (vl == 0 || vl >= sizeof(num))
-			continue;
-		memcpy(num, v, vl);
-		num[vl] = '\0';
-		if (strtoull(num, NULL, 10) == gid && kl > 3) {
-			snprintf(out, outsz, "%.*s", (int)(kl - 3), k + 3);
-			found = 1;
-			break;
-		}
+		if (nv == NULL)
+			return CS_ENOMEM;
+		rs->v = nv;
+		rs->cap = cap;
 	}
-	if (it != NULL)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return found;
+	r = &rs->v[rs->n++];
+	memcpy(r->name, key + 3, kl - 3);
+	r->name[kl - 3] = '\0';
+	memcpy(r->val, val, vl);
+	r->vlen = vl;
+	memcpy(num, val, vl);
+	num[vl] = '\0';
+	r->gid = strtoull(num, NULL, 10); /* "<client id>[ <nonce>]" */
+	return 0;
 }
 
-/* registry_missing: registered front-ends not in the acknowledged list. */
-static void
-registry_missing(struct cluster *c, const char *acked, char *out, size_t outsz)
+/* registry_read: every registered front-end; 0 or a CS_ error. */
+static int
+registry_read(struct cluster *c, struct regs *out)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	unsigned char more = 0;
-	char *k, *v;
-	size_t kl, vl, used = strlen(out);
+	int stop, r;
+
+	memset(out, 0, sizeof(*out));
+	r = rados_util_omap_each(c->io, EV_OID, "", REG_PREFIX, REG_PAGE, reg_entry, out, &stop);
+	if (r == 0 && stop == 0)
+		return 0;
+	free(out->v);
+	memset(out, 0, sizeof(*out));
+	if (r < 0) {
+		errno = -r;
+		return CS_EIO;
+	}
+	return stop;
+}
+
+/* reg_remove: remove name's registration if its value is still val; -ECANCELED if not. */
+static int
+reg_remove(struct cluster *c, const char *name, const char *val, size_t vlen)
+{
+	rados_write_op_t op = rados_create_write_op();
+	char k[NAME_MAX_ + 4];
+	const char *key = k;
 	int prval = 0, r;
 
 	if (op == NULL)
-		return;
-	rados_read_op_omap_get_vals2(op, "", REG_PREFIX, 1024, &it, &more, &prval);
-	r = rados_read_op_operate(op, c->io, EV_OID, 0);
-	while (r == 0 && prval == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
-	       k != NULL) {
-		char nm[NAME_MAX_];
-		const char *p = acked;
-		bool seen = false;
+		return -ENOMEM;
+	snprintf(k, sizeof(k), REG_PREFIX "%s", name);
+	rados_write_op_omap_cmp(op, key, LIBRADOS_CMPXATTR_OP_EQ, val, vlen, &prval);
+	rados_write_op_omap_rm_keys(op, &key, 1);
+	r = rados_write_op_operate(op, c->io, EV_OID, NULL, 0);
+	rados_release_write_op(op);
+	return r;
+}
 
-		if (kl <= 3 || kl - 3 >= sizeof(nm))
-			continue;
-		memcpy(nm, k + 3, kl - 3);
-		nm[kl - 3] = '\0';
-		while (!seen && (p = strstr(p, nm)) != NULL) {
-			size_t l = strlen(nm);
+/* reg_add: register this front-end anew (a fresh nonce); 0 or -errno. */
+static int
+reg_add(struct cluster *c)
+{
+	uint8_t nonce[8];
+	char k[NAME_MAX_ + 4], hx[2 * sizeof(nonce) + 1], val[REG_VAL_MAX];
+	const char *key = k, *v = val;
+	size_t vlen;
+	rados_write_op_t op;
+	int r;
 
-			seen = (p == acked || p[-1] == ',') && (p[l] == '\0' || p[l] == ',');
-			p += l;
-		}
-		if (!seen && strstr(out, nm) == NULL && used + kl + 48 < outsz)
-			used += (size_t)snprintf(out + used, outsz - used,
-						 "%s%s (registered, not watching)",
-						 used > 0 ? ", " : "", nm);
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return -EIO;
+	hex_encode(hx, nonce, sizeof(nonce));
+	vlen = (size_t)snprintf(val, sizeof(val), "%llu %s", (unsigned long long)c->gid, hx);
+	snprintf(k, sizeof(k), REG_PREFIX "%s", c->name);
+	if ((op = rados_create_write_op()) == NULL)
+		return -ENOMEM;
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	rados_write_op_omap_set(op, &key, &v, &vlen, 1);
+	r = rados_write_op_operate(op, c->io, EV_OID, NULL, 0);
+	rados_release_write_op(op);
+	if (r == 0) {
+		memcpy(c->reg, val, vlen + 1);
+		c->registered = true;
 	}
-	if (it != NULL)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
+	return r;
+}
+
+static bool
+has_gid(const uint64_t *v, unsigned n, uint64_t gid)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (v[i] == gid)
+			return true;
+	return false;
+}
+
+/* say: append to a report line, ", " between items; stops at its end. */
+static void say(char *out, size_t outsz, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+say(char *out, size_t outsz, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*used >= outsz - 1)
+		return;
+	if (*used > 0) {
+		n = snprintf(out + *used, outsz - *used, ", ");
+		*used = *used + (size_t)n < outsz ? *used + (size_t)n : outsz - 1;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(out + *used, outsz - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < outsz ? *used + (size_t)n : outsz - 1;
 }
 
 int
 cluster_key_changed(struct cluster *c, const char *level, char *report, size_t reportlen)
 {
-	char *reply = NULL, missing[1024] = "";
-	size_t rl = 0, used = 0;
+	char *reply = NULL, missing[1024] = "", gone[1024] = "";
+	size_t rl = 0, mu = 0, gu = 0;
+	unsigned ngone = 0;
+	struct regs before;
 	struct acks a;
 	int rc;
 
+	/* Who was registered before the announcement went out: a front-end
+	 * that registers later watched first, so it either is in the reply
+	 * or re-read the keys after this change was on record. */
+	if ((rc = registry_read(c, &before)) != 0)
+		log_warn("cluster: cannot read the registry of front-ends (%s); front-ends that "
+			 "are gone are not named",
+			 err_str(rc));
 	rc = announce(c, 'K', (const uint8_t *)level, strlen(level), KEY_WAIT_MS, &reply, &rl);
 	if (rc != 0 && rc != 1) {
 		snprintf(report, reportlen,
 			 "cannot announce the change to the other front-ends: %s", err_str(rc));
+		free(before.v);
 		return CS_EIO;
 	}
 	parse_reply((const uint8_t *)reply, rl, &a);
 	if (reply != NULL)
 		rados_buffer_free(reply);
-	for (unsigned i = 0; i < a.nlate; i++) {
-		char nm[NAME_MAX_];
-
-		if (!registered_name(c, a.late[i], nm, sizeof(nm)))
-			snprintf(nm, sizeof(nm), "client.%llu", (unsigned long long)a.late[i]);
-		used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s%s (no ack)",
-					 used > 0 ? ", " : "", nm);
-		if (used >= sizeof(missing))
-			break;
-	}
-	if (used < sizeof(missing))
-		registry_missing(c, a.acked, missing, sizeof(missing));
-	if (missing[0] != '\0') {
+	if (!a.complete) {
 		snprintf(report, reportlen,
-			 "%u front-end(s) acknowledged (%s); NOT acknowledged within %u ms: %s",
-			 a.nacks, a.acked, KEY_WAIT_MS, missing);
+			 "the cluster's reply to the announcement does not parse: who applied it "
+			 "is unknown");
+		free(before.v);
 		return CS_EIO;
 	}
-	snprintf(report, reportlen, "acknowledged by all %u front-end(s): %s", a.nacks, a.acked);
+	/* Still watching, not acknowledged: alive but did not apply it. */
+	for (unsigned i = 0; i < a.nlate; i++) {
+		const char *nm = NULL;
+
+		for (size_t j = 0; j < before.n && nm == NULL; j++)
+			if (before.v[j].gid == a.late[i])
+				nm = before.v[j].name;
+		if (nm != NULL)
+			say(missing, sizeof(missing), &mu, "%s (no ack)", nm);
+		else
+			say(missing, sizeof(missing), &mu, "client.%llu (no ack)",
+			    (unsigned long long)a.late[i]);
+	}
+	/* Registered, in neither list: no watch by the end, gone. */
+	for (size_t j = 0; j < before.n; j++) {
+		const struct reg *r = &before.v[j];
+		int e;
+
+		if (has_gid(a.ackgid, a.nackgid, r->gid) || has_gid(a.late, a.nlate, r->gid))
+			continue;
+		e = reg_remove(c, r->name, r->val, r->vlen);
+		if (e != 0 && e != -ECANCELED)
+			log_warn("cluster: cannot remove the registration of %s: %s", r->name,
+				 strerror(-e));
+		if (e == -ECANCELED)
+			continue; /* it registered again meanwhile: watching again */
+		log_warn("cluster: front-end %s (client.%llu) is registered but was not watching "
+			 "during a key change: gone; its registration is removed",
+			 r->name, (unsigned long long)r->gid);
+		say(gone, sizeof(gone), &gu, "%s", r->name);
+		ngone++;
+	}
+	free(before.v);
+	if (missing[0] != '\0') {
+		snprintf(report, reportlen,
+			 "%u front-end(s) acknowledged (%s); NOT acknowledged within %u ms: %s%s%s",
+			 a.nacks, a.acked, KEY_WAIT_MS, missing,
+			 ngone > 0 ? "; gone (not watching, registration removed): " : "", gone);
+		return CS_EIO;
+	}
+	snprintf(report, reportlen, "acknowledged by all %u live front-end(s): %s%s%s", a.nacks,
+		 a.acked, ngone > 0 ? "; gone (not watching, registration removed): " : "", gone);
 	return 0;
 }
 
@@ -463,18 +590,79 @@ on_watch_error(void *arg, uint64_t cookie, int err)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* resync: re-read everything another front-end may have changed. */
+/* The ids of the levels this front-end knows (reload_keys). */
+struct level_ids {
+	char **id;
+	size_t n, cap;
+	bool failed;
+};
+
 static void
-resync(struct cluster *c)
+level_id(void *arg, const char *id, uint32_t active)
+{
+	struct level_ids *l = arg;
+
+	(void)active;
+	if (l->n == l->cap) {
+		size_t cap = l->cap != 0 ? l->cap * 2 : 16;
+		char **nv = realloc(l->id, cap * sizeof(*nv));
+
+		if (nv == NULL) {
+			l->failed = true;
+			return;
+		}
+		l->id = nv;
+		l->cap = cap;
+	}
+	if ((l->id[l->n] = strdup(id)) == NULL)
+		l->failed = true;
+	else
+		l->n++;
+}
+
+/* reload_keys: re-read every known level's keys (destroyed ones are wiped). */
+static int
+reload_keys(struct cluster *c)
+{
+	struct level_ids l = {0};
+	int rc = 0;
+
+	keystore_level_ids(c->srv->ks, level_id, &l);
+	if (l.failed)
+		rc = CS_ENOMEM;
+	for (size_t i = 0; i < l.n; i++) {
+		int r = keystore_level_reload(c->srv->ks, l.id[i]);
+
+		if (r != 0 && r != CS_ENOENT) {
+			log_error("cluster: cannot re-read the keys of level %s: %s", l.id[i],
+				  err_str(r));
+			rc = rc != 0 ? rc : r;
+		}
+		free(l.id[i]);
+	}
+	free(l.id);
+	return rc;
+}
+
+/*
+ * resync(c, when): re-read everything another front-end may have changed
+ * while this one was not watching: every level's keys (a key change it
+ * missed was not waited for, see the top of the file), the bucket list,
+ * the identities.
+ */
+static void
+resync(struct cluster *c, const char *when)
 {
 	struct server *srv = c->srv;
 	int rc;
 
+	if ((rc = reload_keys(c)) != 0)
+		log_error("cluster: cannot re-read the level keys %s: %s", when, err_str(rc));
 	if ((rc = catalog_refresh_buckets(srv->cat)) != 0)
 		log_warn("cluster: cannot re-read the bucket list: %s", err_str(rc));
 	if ((rc = identity_reload(srv->ids)) != 0)
 		log_warn("cluster: cannot re-read the identities: %s", err_str(rc));
-	log_info("cluster: re-read buckets and identities after the watch was re-established");
+	log_info("cluster: re-read level keys, buckets and identities %s", when);
 }
 
 /* apply: act on one announcement; false if it must not be acknowledged. */
@@ -560,9 +748,16 @@ worker(void *arg)
 			if (c->watching)
 				(void)rados_unwatch2(c->io, c->watch);
 			c->watching = false;
-			if (watch(c) == 0)
-				resync(c);
-			else {
+			if (watch(c) == 0) {
+				/* Registered again: a key change may have found
+				 * this front-end gone and removed it. */
+				int r = reg_add(c);
+
+				if (r != 0)
+					log_warn("cluster: cannot register again in %s: %s", EV_OID,
+						 strerror(-r));
+				resync(c, "after the watch was re-established");
+			} else {
 				sleep(1);
 				pthread_mutex_lock(&c->mu);
 				c->rewatch = true;
@@ -591,9 +786,7 @@ worker(void *arg)
 int
 cluster_start(struct cluster *c, struct server *srv, char *why, size_t whylen)
 {
-	char host[64] = "localhost", gid[24];
-	const char *key, *val;
-	size_t vlen;
+	char host[64] = "localhost";
 	rados_write_op_t op;
 	int r;
 
@@ -601,28 +794,26 @@ cluster_start(struct cluster *c, struct server *srv, char *why, size_t whylen)
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	snprintf(c->name, sizeof(c->name), "%.63s:%u", host, srv->cfg.port);
-	snprintf(gid, sizeof(gid), "%llu", (unsigned long long)c->gid);
-	{
-		char k[NAME_MAX_ + 4];
-
-		snprintf(k, sizeof(k), REG_PREFIX "%s", c->name);
-		key = k;
-		val = gid;
-		vlen = strlen(gid);
-		if ((op = rados_create_write_op()) == NULL)
-			return err_why(why, whylen, CS_ENOMEM, "out of memory");
-		rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
-		rados_write_op_omap_set(op, &key, &val, &vlen, 1);
-		r = rados_write_op_operate(op, c->io, EV_OID, NULL, 0);
-		rados_release_write_op(op);
-	}
+	/* Watch first, then register: a registered front-end is one that
+	 * watches (or did until it died).  A watch needs the object. */
+	if ((op = rados_create_write_op()) == NULL)
+		return err_why(why, whylen, CS_ENOMEM, "out of memory");
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	r = rados_write_op_operate(op, c->io, EV_OID, NULL, 0);
+	rados_release_write_op(op);
 	if (r != 0)
-		return err_why(why, whylen, CS_EIO, "rados: cannot register in %s: %s", EV_OID,
+		return err_why(why, whylen, CS_EIO, "rados: cannot create %s: %s", EV_OID,
 			       strerror(-r));
-	c->registered = true;
 	if ((r = watch(c)) != 0)
 		return err_why(why, whylen, CS_EIO, "rados: cannot watch %s: %s", EV_OID,
 			       strerror(-r));
+	if ((r = reg_add(c)) != 0)
+		return err_why(why, whylen, CS_EIO, "rados: cannot register in %s: %s", EV_OID,
+			       strerror(-r));
+	/* What changed between loading (keystore, catalogue, identities) and
+	 * the watch was announced to nobody here: read it again.  From now on
+	 * every change is announced to this front-end. */
+	resync(c, "now that this front-end watches");
 	if (pthread_create(&c->thr, NULL, worker, c) != 0)
 		return err_why(why, whylen, CS_ENOMEM, "cannot start the cluster thread");
 	c->started = true;
@@ -660,18 +851,10 @@ cluster_close(struct cluster *c)
 		free(e->data);
 		free(e);
 	}
-	if (c->registered) {
-		char k[NAME_MAX_ + 4];
-		const char *key = k;
-		rados_write_op_t op = rados_create_write_op();
-
-		snprintf(k, sizeof(k), REG_PREFIX "%s", c->name);
-		if (op != NULL) {
-			rados_write_op_omap_rm_keys(op, &key, 1);
-			(void)rados_write_op_operate(op, c->io, EV_OID, NULL, 0);
-			rados_release_write_op(op);
-		}
-	}
+	/* Only our own registration: another front-end may have taken over
+	 * the name (restarted on this host and port) meanwhile. */
+	if (c->registered)
+		(void)reg_remove(c, c->name, c->reg, strlen(c->reg));
 	rados_ioctx_destroy(c->io);
 	rados_shutdown(c->cl);
 	pthread_cond_destroy(&c->cv);

@@ -23,6 +23,8 @@
 
 #include <rados/librados.h>
 
+#include "store/rados_util.h"
+
 #define KR_OID_MAX 128
 #define KR_PAGE    256
 
@@ -126,52 +128,35 @@ kr_erase(void *arg, const char *name)
 	return r == -ENOENT ? 0 : kr_err(r);
 }
 
+/* The caller's callback of a listing. */
+struct kr_walk {
+	int (*cb)(void *cbarg, const char *name);
+	void *cbarg;
+};
+
+static int
+kr_list_entry(void *arg, const char *key, size_t kl, const char *val, size_t vl)
+{
+	struct kr_walk *w = arg;
+
+	(void)val;
+	(void)vl;
+	if (kl == 0 || kl >= KR_OID_MAX * 2)
+		return CS_EIO; /* not a name keystore.c wrote */
+	return w->cb(w->cbarg, key);
+}
+
 static int
 kr_list(void *arg, int (*cb)(void *cbarg, const char *name), void *cbarg)
 {
 	struct kr *k = arg;
-	char after[KR_OID_MAX * 2] = "";
-	unsigned char more = 1;
-	int rc = 0;
+	struct kr_walk w = {.cb = cb, .cbarg = cbarg};
+	int stop, r;
 
-	while (rc == 0 && more) {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *key, *val;
-		size_t kl, vl;
-		int prval = 0, r;
-
-		if (op == NULL)
-			return CS_ENOMEM;
-		more = 0;
-		rados_read_op_omap_get_vals2(op, after, "", KR_PAGE, &it, &more, &prval);
-		r = rados_read_op_operate(op, k->io, k->oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
-		if (r == -ENOENT) {
-			r = 0; /* no file yet */
-			more = 0;
-		}
-		if (r != 0)
-			rc = kr_err(r);
-		while (rc == 0 && it != NULL &&
-		       rados_omap_get_next2(it, &key, &val, &kl, &vl) == 0 && key != NULL) {
-			char name[KR_OID_MAX * 2];
-
-			if (kl == 0 || kl >= sizeof(name) || memchr(key, '\0', kl) != NULL) {
-				rc = CS_EIO; /* not a name keystore.c wrote */
-				break;
-			}
-			memcpy(name, key, kl);
-			name[kl] = '\0';
-			memcpy(after, name, kl + 1);
-			rc = cb(cbarg, name);
-		}
-		if (it != NULL)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
-	}
-	return rc;
+	r = rados_util_omap_each(k->io, k->oid, "", "", KR_PAGE, kr_list_entry, &w, &stop);
+	if (r == -ENOENT)
+		return 0; /* no file yet */
+	return r < 0 ? kr_err(r) : stop;
 }
 
 static void

@@ -5,7 +5,9 @@
 #include "store_impl.h"
 #include "util/err.h"
 
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 bool
 store_name_ok(const char *name)
@@ -139,4 +141,51 @@ store_rename(struct store *s, const char *space, const char *from, const char *t
 	if (!store_name_ok(space) || !store_name_ok(from) || !store_name_ok(to))
 		return CS_EINVAL;
 	return s->ops->rename(s, space, from, to);
+}
+
+int
+store_lock(struct store *s, const char *name, unsigned wait_ms, struct store_lock **out)
+{
+	*out = NULL;
+	if (!store_name_ok(name))
+		return CS_EINVAL;
+	return s->ops->lock(s, name, wait_ms, out);
+}
+
+int
+store_lock_renew(struct store_lock *l)
+{
+	return l->ops->lock_renew(l);
+}
+
+int
+store_unlock(struct store_lock *l)
+{
+	return l != NULL ? l->ops->unlock(l) : 0;
+}
+
+bool
+store__lock_wait(const struct timespec *t0, unsigned wait_ms, unsigned *step_us)
+{
+	struct timespec now, d;
+	uint64_t spent_us, left_us, us = *step_us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	spent_us = (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000u +
+		   (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000);
+	if (spent_us >= (uint64_t)wait_ms * 1000u) {
+		errno = ETIMEDOUT;
+		return false;
+	}
+	left_us = (uint64_t)wait_ms * 1000u - spent_us;
+	/* Between half and all of the step (the clock's microseconds are noise
+	 * enough): waiters that collided do not retry in lockstep. */
+	us = us / 2 + us / 2 * (uint64_t)(now.tv_nsec / 1000 % 1000) / 999u;
+	if (us > left_us)
+		us = left_us;
+	d.tv_sec = (time_t)(us / 1000000u);
+	d.tv_nsec = (long)(us % 1000000u) * 1000;
+	nanosleep(&d, NULL);
+	*step_us = *step_us < 50000u ? *step_us * 2 : 100000u;
+	return true;
 }

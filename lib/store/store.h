@@ -31,6 +31,7 @@
 struct store;
 struct store_wr;
 struct store_rd;
+struct store_lock;
 
 /* Durability of commits. */
 enum store_sync {
@@ -68,6 +69,10 @@ struct store_rados_cfg {
 	/* Seconds a cluster operation may take before it fails (CS_EIO,
 	 * errno ETIMEDOUT); 0: 30. */
 	int op_timeout;
+	/* Seconds a store_lock() lasts without store_lock_renew(): how long a
+	 * front-end that died holding it blocks the others; 0: 2 * op_timeout
+	 * + 10, so that the two operations of a commit after a renewal fit. */
+	int lock_lease;
 };
 
 /*
@@ -165,5 +170,50 @@ int store_rename(struct store *s, const char *space, const char *from, const cha
 int store_rewrite(struct store *s, const char *space, const char *key, uint64_t off,
 		  const uint8_t *data, size_t n, uint64_t coff, const uint8_t *check, size_t clen)
 	__attribute__((warn_unused_result));
+
+/*
+ * Store-wide locks, for a read-modify-write of a record that several
+ * writers share (the server's bucket list): every user of the same store
+ * takes the same lock of a name, every front-end of a RADOS pool (and
+ * namespace), every thread and process of a local store.  Not reentrant:
+ * a second store_lock() of a name its caller holds waits like any other.
+ *
+ * On RADOS a lock is a lease (rados_lock_exclusive on "cs.lock.<name>",
+ * cfg->lock_lease seconds): a holder that dies releases it when the lease
+ * runs out.  So a holder renews it right before the write it protects
+ * (store_lock_renew), and that write must be short (one commit): a lease
+ * that ran out means another may have taken the lock meanwhile.  On the
+ * local filesystem it is an open-file-description lock (fcntl
+ * F_OFD_SETLK) on <root>/.lock-<name>, released by the kernel when its
+ * holder exits; there renewal has nothing to do.
+ */
+
+/*
+ * store_lock(s, name, wait_ms, out): take the lock called name (a valid
+ * store name), waiting up to wait_ms while another holds it (0: the
+ * backend's default, long enough for the lease of a holder that died to
+ * run out: lock_lease + op_timeout on RADOS, 30 s on the filesystem).
+ * Returns 0 with *out held until store_unlock(); CS_EINVAL (name), CS_EIO
+ * with errno ETIMEDOUT (still held by another after wait_ms), CS_EIO,
+ * CS_ENOMEM.
+ */
+int store_lock(struct store *s, const char *name, unsigned wait_ms, struct store_lock **out)
+	__attribute__((warn_unused_result));
+
+/*
+ * store_lock_renew(l): check that l is still held and give it a whole
+ * lease again.  Returns 0, or CS_EIO with errno ENOLCK if its lease ran out
+ * (another may hold the lock now: do not write what it protects), or
+ * another CS_EIO (the cluster did not answer).
+ */
+int store_lock_renew(struct store_lock *l) __attribute__((warn_unused_result));
+
+/*
+ * store_unlock(l): release l and free it; NULL is a no-op.  Returns 0, or
+ * CS_EIO with errno ENOLCK if its lease had run out before (what was done
+ * under it may have overlapped with another holder), or another CS_EIO
+ * (the lock is then released when its lease runs out).
+ */
+int store_unlock(struct store_lock *l) __attribute__((warn_unused_result));
 
 #endif /* CS_STORE_H */

@@ -9,7 +9,8 @@
  * If the directory fsync fails the swap is undone.  A delete renames <key>
  * to a .tmp- tombstone, fsyncs and unlinks it.  After a crash either the old
  * or the new object is there, never a part, and only .tmp- files can be
- * left over; they are removed when the store is opened.
+ * left over; they are removed when the store is opened.  store_lock(name)
+ * is an open-file-description lock on <root>/.lock-<name> (see fs_lock).
  */
 #include "store.h"
 #include "store_impl.h"
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -32,6 +34,9 @@
 #define RWJ_PREFIX ".rwj-" /* redo journal of an in-place rewrite */
 #define RWJ_MAGIC  "CSRJ"
 #define RWJ_FIXED  (4 + 8 + 4 + 4 + 4)
+
+#define LOCK_PREFIX  ".lock-"
+#define LOCK_WAIT_MS 30000u /* store_lock()'s default wait */
 
 struct fs_store {
 	struct store base;
@@ -52,6 +57,11 @@ struct fs_rd {
 	struct store_rd base;
 	int fd;
 	uint64_t size;
+};
+
+struct fs_lock {
+	struct store_lock base;
+	int fd; /* holds the lock while open */
 };
 
 static const struct store_ops fs_ops;
@@ -651,6 +661,75 @@ fs_rename(struct store *base, const char *space, const char *from, const char *t
 	return rc;
 }
 
+/* ---- locks ------------------------------------------------------------------
+ *
+ * An open-file-description lock (fcntl F_OFD_SETLK) on <root>/.lock-<name>:
+ * every store_lock() opens the file anew, so the lock excludes the other
+ * threads of this process as well as other processes, and the kernel
+ * drops it when its holder exits: there is no lease to renew.  fcntl, not
+ * flock: the server's seccomp allow-list has fcntl.  The empty file stays;
+ * the sweep at open passes over names that start with a dot.
+ */
+
+static int
+fs_lock(struct store *base, const char *name, unsigned wait_ms, struct store_lock **out)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	char path[sizeof(LOCK_PREFIX) + STORE_NAME_MAX];
+	unsigned step = 1000;
+	struct timespec t0;
+	struct fs_lock *l;
+	int fd, e;
+
+	snprintf(path, sizeof(path), LOCK_PREFIX "%s", name);
+	if ((fd = openat(s->root, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return CS_EIO;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct flock fl;
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file */
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			break;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			goto err;
+		if (!store__lock_wait(&t0, wait_ms != 0 ? wait_ms : LOCK_WAIT_MS, &step))
+			goto err; /* errno ETIMEDOUT */
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
+		return CS_ENOMEM;
+	}
+	l->base.ops = &fs_ops;
+	l->fd = fd;
+	*out = &l->base;
+	return 0;
+err:
+	e = errno;
+	close(fd);
+	errno = e;
+	return CS_EIO;
+}
+
+static int
+fs_lock_renew(struct store_lock *base)
+{
+	(void)base;
+	return 0;
+}
+
+static int
+fs_unlock(struct store_lock *base)
+{
+	struct fs_lock *l = (struct fs_lock *)base;
+
+	close(l->fd); /* releases the lock */
+	free(l);
+	return 0;
+}
+
 static const struct store_ops fs_ops = {
 	.close = fs_close,
 	.space_create = fs_space_create,
@@ -667,4 +746,7 @@ static const struct store_ops fs_ops = {
 	.del = fs_del,
 	.rename = fs_rename,
 	.rewrite = fs_rewrite,
+	.lock = fs_lock,
+	.lock_renew = fs_lock_renew,
+	.unlock = fs_unlock,
 };

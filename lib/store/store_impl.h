@@ -7,6 +7,8 @@
 
 #include "store.h"
 
+#include <time.h>
+
 struct store_ops {
 	void (*close)(struct store *s);
 	int (*space_create)(struct store *s, const char *space);
@@ -27,9 +29,12 @@ struct store_ops {
 	int (*rewrite)(struct store *s, const char *space, const char *key, uint64_t off,
 		       const uint8_t *data, size_t n, uint64_t coff, const uint8_t *check,
 		       size_t clen);
+	int (*lock)(struct store *s, const char *name, unsigned wait_ms, struct store_lock **out);
+	int (*lock_renew)(struct store_lock *l);
+	int (*unlock)(struct store_lock *l);
 };
 
-/* Every backend's store, store_wr and store_rd begin with these. */
+/* Every backend's store, store_wr, store_rd and store_lock begin with these. */
 struct store {
 	const struct store_ops *ops;
 };
@@ -39,5 +44,17 @@ struct store_wr {
 struct store_rd {
 	const struct store_ops *ops;
 };
+struct store_lock {
+	const struct store_ops *ops;
+};
+
+/*
+ * store__lock_wait(t0, wait_ms, step_us): between two attempts to take a
+ * lock that another holds: sleep a little (*step_us, doubled each time up
+ * to 100 ms, jittered so that waiters do not retry in step), unless wait_ms
+ * milliseconds have passed since t0 (CLOCK_MONOTONIC).  Returns false, with
+ * errno ETIMEDOUT, when the wait is over.
+ */
+bool store__lock_wait(const struct timespec *t0, unsigned wait_ms, unsigned *step_us);
 
 #endif /* CS_STORE_IMPL_H */

@@ -68,6 +68,14 @@
  * swept as stale, or whose space is purged, while it is still writing can
  * recreate stripes that no entry refers to.
  *
+ * store_lock(name) is a RADOS advisory lock (cls_lock, exclusive, with a
+ * lease of lock_lease seconds and a random cookie per holder) on the
+ * object cs.lock.<name>, which it creates empty; a holder that dies
+ * releases it when the lease runs out.  Waiters retry with a jittered
+ * backoff (librados has no blocking lock).  A renewal asks for
+ * LIBRADOS_LOCK_FLAG_MUST_RENEW, so it fails (ENOLCK here) rather than
+ * take the lock afresh once the lease ran out.
+ *
  * Durability: a RADOS write is acknowledged once it is on every replica's
  * journal, so enum store_sync has no counterpart here.
  */
@@ -90,7 +98,11 @@
 #include <openssl/rand.h>
 #include <rados/librados.h>
 
+#include "rados_util.h"
+
 #define RS_SPACES     "cs.spaces"
+#define RS_LOCK       "cs.lock."
+#define RS_LOCK_NAME  "cs" /* the cls_lock name on a cs.lock.<name> object */
 #define RS_IDX        "cs.i."
 #define RS_DAT        "cs.d."
 #define RS_PENDING    "!p."
@@ -129,7 +141,7 @@ struct rs_store {
 	rados_ioctx_t io;
 	char pool[256], nspace[256];
 	uint32_t su;
-	long gc_grace, stale_after;
+	long gc_grace, stale_after, op_timeout, lock_lease;
 	pthread_mutex_t mu; /* open, next_scan */
 	struct rs_open *open;
 	time_t next_scan;
@@ -154,6 +166,13 @@ struct rs_rd {
 	uint8_t ver[RS_VER_LEN];
 	uint64_t size;
 	uint32_t su;
+};
+
+struct rs_lock {
+	struct store_lock base;
+	struct rs_store *s;
+	char oid[sizeof(RS_LOCK) + STORE_NAME_MAX];
+	char cookie[2 * RS_VER_LEN + 1]; /* this holder's, among the store's threads */
 };
 
 /* A parsed live index entry. */
@@ -275,9 +294,9 @@ nstripes(uint64_t size, uint32_t su)
 	return size / su + (size % su != 0);
 }
 
-/* rs_open_err: a failure to reach the cluster or the pool: CS_EIO, errno set. */
+/* rs_fail: a failure of the cluster (a lock operation): CS_EIO or CS_ENOMEM, errno set. */
 static int
-rs_open_err(int r)
+rs_fail(int r)
 {
 	errno = -r;
 	return r == -ENOMEM ? CS_ENOMEM : CS_EIO;
@@ -487,6 +506,72 @@ rs_drop(struct rs_store *s, const char *space, const uint8_t *ver, uint64_t n)
 static int rs_replay(struct rs_store *s, const char *space, const char *key, const uint8_t *j,
 		     size_t jl);
 
+/* What rs_scan_entry needs to know of its walk. */
+struct rs_scan {
+	struct rs_store *s;
+	const char *space, *oid;
+};
+
+/* rs_scan_entry: one internal entry of a space's index (rs_scan_space). */
+static int
+rs_scan_entry(void *arg, const char *key, size_t kl, const char *v, size_t vl)
+{
+	struct rs_scan *sc = arg;
+	struct rs_store *s = sc->s;
+	uint8_t ver[RS_VER_LEN], val[RS_AUX_LEN];
+	uint64_t t, n;
+
+	if (kl < 3 || kl >= RS_KEY_MAX)
+		return 0;
+	if (strncmp(key, RS_JOURNAL, 3) == 0) {
+		if (store_name_ok(key + 3))
+			(void)rs_replay(s, sc->space, key, (const uint8_t *)v, vl);
+		return 0;
+	}
+	if (vl != RS_AUX_LEN || hex_ver(ver, key + 3) != 0)
+		return 0;
+	memcpy(val, v, vl);
+	t = get_be(val, 8);
+	n = get_be(val + 8, 8);
+	if (strncmp(key, RS_PENDING, 3) == 0) {
+		rados_write_op_t w;
+		char gk[RS_KEY_MAX];
+		uint8_t gv[RS_AUX_LEN];
+		int pr = 0, r;
+
+		if ((uint64_t)now() < t + (uint64_t)s->stale_after)
+			return 0;
+		if ((w = rados_create_write_op()) == NULL)
+			return CS_ENOMEM;
+		aux_key(gk, RS_GC, ver);
+		aux_val(gv, 0, n);
+		rados_write_op_assert_exists(w);
+		rados_write_op_omap_cmp(w, key, LIBRADOS_CMPXATTR_OP_EQ, (const char *)val,
+					sizeof(val), &pr);
+		rados_write_op_omap_rm_keys(w, (const char *const[]){key}, 1);
+		rados_write_op_omap_set(w, (const char *const[]){gk},
+					(const char *const[]){(const char *)gv},
+					(const size_t[]){sizeof(gv)}, 1);
+		r = rados_write_op_operate(w, s->io, sc->oid, NULL, 0);
+		rados_release_write_op(w);
+		if (r == 0)
+			rs_drop_now(s, sc->space, ver, n);
+		else if (r != -ECANCELED)
+			return rs_err(r);
+	} else if (strncmp(key, RS_GC, 3) == 0) {
+		bool busy;
+
+		if ((uint64_t)now() < t + (uint64_t)s->gc_grace)
+			return 0;
+		pthread_mutex_lock(&s->mu);
+		busy = rs_find_open(s, ver) != NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (!busy)
+			rs_drop_now(s, sc->space, ver, n);
+	}
+	return 0;
+}
+
 /*
  * rs_scan_space(s, space): go through a space's internal entries.  Pending
  * writes older than stale_after become !g entries (guarded: a writer that
@@ -497,92 +582,13 @@ static int rs_replay(struct rs_store *s, const char *space, const char *key, con
 static int
 rs_scan_space(struct rs_store *s, const char *space)
 {
-	char oid[RS_OID_MAX], after[RS_KEY_MAX] = "";
-	unsigned char more = 1;
-	int rc = 0;
+	char oid[RS_OID_MAX];
+	struct rs_scan sc = {.s = s, .space = space, .oid = oid};
+	int stop, r;
 
 	idx_oid(oid, space);
-	while (more && rc == 0) {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0, r;
-
-		if (op == NULL)
-			return CS_ENOMEM;
-		more = 0;
-		rados_read_op_omap_get_vals2(op, after, "!", RS_PAGE, &it, &more, &prval);
-		r = rados_read_op_operate(op, s->io, oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
-		if (r != 0) {
-			if (it != NULL)
-				rados_omap_get_end(it);
-			rados_release_read_op(op);
-			return rs_err(r);
-		}
-		while (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k != NULL) {
-			uint8_t ver[RS_VER_LEN], val[RS_AUX_LEN];
-			char key[RS_KEY_MAX];
-			uint64_t t, n;
-
-			if (kl >= sizeof(key))
-				continue;
-			memcpy(key, k, kl);
-			key[kl] = '\0';
-			snprintf(after, sizeof(after), "%s", key);
-			if (strncmp(key, RS_JOURNAL, 3) == 0) {
-				if (store_name_ok(key + 3))
-					(void)rs_replay(s, space, key, (const uint8_t *)v, vl);
-				continue;
-			}
-			if (vl != RS_AUX_LEN || hex_ver(ver, key + 3) != 0)
-				continue;
-			memcpy(val, v, vl);
-			t = get_be(val, 8);
-			n = get_be(val + 8, 8);
-			if (strncmp(key, RS_PENDING, 3) == 0) {
-				rados_write_op_t w;
-				char gk[RS_KEY_MAX];
-				uint8_t gv[RS_AUX_LEN];
-				int pr = 0;
-
-				if ((uint64_t)now() < t + (uint64_t)s->stale_after)
-					continue;
-				if ((w = rados_create_write_op()) == NULL)
-					return CS_ENOMEM;
-				aux_key(gk, RS_GC, ver);
-				aux_val(gv, 0, n);
-				rados_write_op_assert_exists(w);
-				rados_write_op_omap_cmp(w, key, LIBRADOS_CMPXATTR_OP_EQ,
-							(const char *)val, sizeof(val), &pr);
-				rados_write_op_omap_rm_keys(w, (const char *const[]){key}, 1);
-				rados_write_op_omap_set(w, (const char *const[]){gk},
-							(const char *const[]){(const char *)gv},
-							(const size_t[]){sizeof(gv)}, 1);
-				r = rados_write_op_operate(w, s->io, oid, NULL, 0);
-				rados_release_write_op(w);
-				if (r == 0)
-					rs_drop_now(s, space, ver, n);
-				else if (r != -ECANCELED)
-					rc = rs_err(r);
-			} else if (strncmp(key, RS_GC, 3) == 0) {
-				bool busy;
-
-				if ((uint64_t)now() < t + (uint64_t)s->gc_grace)
-					continue;
-				pthread_mutex_lock(&s->mu);
-				busy = rs_find_open(s, ver) != NULL;
-				pthread_mutex_unlock(&s->mu);
-				if (!busy)
-					rs_drop_now(s, space, ver, n);
-			}
-		}
-		rados_omap_get_end(it);
-		rados_release_read_op(op);
-	}
-	return rc;
+	r = rados_util_omap_each(s->io, oid, "", "!", RS_PAGE, rs_scan_entry, &sc, &stop);
+	return r < 0 ? rs_err(r) : stop;
 }
 
 /*
@@ -833,10 +839,9 @@ static int rs_scan_all(struct rs_store *s);
 int
 store_rados_open(struct store **out, const struct store_rados_cfg *cfg, char *why, size_t whylen)
 {
+	struct rados_util_cfg rc_cfg;
 	struct rs_store *s;
-	char tmo[32];
-	const char *user;
-	int r, rc;
+	int rc;
 
 	*out = NULL;
 	if (cfg == NULL || cfg->pool == NULL || cfg->pool[0] == '\0')
@@ -855,62 +860,33 @@ store_rados_open(struct store **out, const struct store_rados_cfg *cfg, char *wh
 	s->su = cfg->stripe_unit != 0 ? cfg->stripe_unit : RS_SU_DEFAULT;
 	s->gc_grace = cfg->gc_grace == 0 ? 300 : cfg->gc_grace < 0 ? 0 : cfg->gc_grace;
 	s->stale_after = cfg->stale_after == 0 ? 3600 : cfg->stale_after < 0 ? 0 : cfg->stale_after;
-	snprintf(tmo, sizeof(tmo), "%d", cfg->op_timeout > 0 ? cfg->op_timeout : 30);
+	s->op_timeout = cfg->op_timeout > 0 ? cfg->op_timeout : 30;
+	s->lock_lease = cfg->lock_lease > 0 ? cfg->lock_lease : 2 * s->op_timeout + 10;
 	if (pthread_mutex_init(&s->mu, NULL) != 0) {
 		free(s);
 		return CS_ENOMEM;
 	}
-	user = cfg->user != NULL ? cfg->user : "client.admin";
-	if (strncmp(user, "client.", 7) != 0) {
-		/* rados_create2 wants the full name; accept the bare id too. */
-		char full[256];
-
-		snprintf(full, sizeof(full), "client.%s", user);
-		r = rados_create2(&s->cl, "ceph", full, 0);
-	} else {
-		r = rados_create2(&s->cl, "ceph", user, 0);
-	}
-	if (r != 0) {
-		rc = err_why(why, whylen, rs_open_err(r),
-			     "rados: cannot create a handle for %s: %s", user, strerror(-r));
+	rc_cfg = (struct rados_util_cfg){
+		.conf = cfg->conf,
+		.user = cfg->user,
+		.keyring = cfg->keyring,
+		.pool = s->pool,
+		.nspace = s->nspace,
+		.op_timeout = (int)s->op_timeout,
+	};
+	if ((rc = rados_util_connect(&rc_cfg, &s->cl, &s->io, why, whylen)) != 0)
 		goto err0;
-	}
-	if ((r = rados_conf_read_file(s->cl, cfg->conf)) != 0) {
-		rc = err_why(why, whylen, rs_open_err(r), "rados: cannot read %s: %s",
-			     cfg->conf != NULL ? cfg->conf : "the default ceph.conf", strerror(-r));
-		goto err1;
-	}
-	if ((cfg->keyring != NULL && (r = rados_conf_set(s->cl, "keyring", cfg->keyring)) != 0) ||
-	    (r = rados_conf_set(s->cl, "rados_osd_op_timeout", tmo)) != 0 ||
-	    (r = rados_conf_set(s->cl, "rados_mon_op_timeout", tmo)) != 0 ||
-	    (r = rados_conf_set(s->cl, "client_mount_timeout", tmo)) != 0) {
-		rc = err_why(why, whylen, rs_open_err(r), "rados: cannot configure the client: %s",
-			     strerror(-r));
-		goto err1;
-	}
-	if ((r = rados_connect(s->cl)) != 0) {
-		rc = err_why(why, whylen, rs_open_err(r), "rados: cannot connect as %s: %s", user,
-			     strerror(-r));
-		goto err1;
-	}
-	if ((r = rados_ioctx_create(s->cl, s->pool, &s->io)) != 0) {
-		rc = err_why(why, whylen, rs_open_err(r), "rados: cannot open pool %s: %s", s->pool,
-			     strerror(-r));
-		goto err1;
-	}
-	rados_ioctx_set_namespace(s->io, s->nspace);
 	if ((rc = rs_scan_all(s)) != 0) {
 		int e = errno;
 
 		rc = err_why(why, whylen, rc, "rados: sweeping pool %s failed: %s", s->pool,
 			     strerror(e));
-		goto err2;
+		goto err1;
 	}
 	*out = &s->base;
 	return 0;
-err2:
-	rados_ioctx_destroy(s->io);
 err1:
+	rados_ioctx_destroy(s->io);
 	rados_shutdown(s->cl);
 err0:
 	pthread_mutex_destroy(&s->mu);
@@ -918,53 +894,30 @@ err0:
 	return rc;
 }
 
+/* rs_scan_registered: one space of the registry (rs_scan_all). */
+static int
+rs_scan_registered(void *arg, const char *key, size_t kl, const char *v, size_t vl)
+{
+	int rc;
+
+	(void)v;
+	(void)vl;
+	if (kl > STORE_NAME_MAX || !store_name_ok(key))
+		return 0;
+	rc = rs_scan_space(arg, key);
+	return rc == CS_ENOENT ? 0 : rc;
+}
+
 /* rs_scan_all: the sweep at open, over every space of the registry. */
 static int
 rs_scan_all(struct rs_store *s)
 {
-	char after[STORE_NAME_MAX + 1] = "";
-	unsigned char more = 1;
+	int stop, r;
 
-	while (more) {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0, r;
-
-		if (op == NULL)
-			return CS_ENOMEM;
-		more = 0;
-		rados_read_op_omap_get_vals2(op, after, "", RS_PAGE, &it, &more, &prval);
-		r = rados_read_op_operate(op, s->io, RS_SPACES, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
-		if (r != 0) {
-			if (it != NULL)
-				rados_omap_get_end(it);
-			rados_release_read_op(op);
-			return r == -ENOENT ? 0 : rs_err(r); /* a new pool */
-		}
-		while (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k != NULL) {
-			int rc;
-
-			if (kl > STORE_NAME_MAX)
-				continue;
-			memcpy(after, k, kl);
-			after[kl] = '\0';
-			if (!store_name_ok(after))
-				continue;
-			rc = rs_scan_space(s, after);
-			if (rc != 0 && rc != CS_ENOENT) {
-				rados_omap_get_end(it);
-				rados_release_read_op(op);
-				return rc;
-			}
-		}
-		rados_omap_get_end(it);
-		rados_release_read_op(op);
-	}
-	return 0;
+	r = rados_util_omap_each(s->io, RS_SPACES, "", "", RS_PAGE, rs_scan_registered, s, &stop);
+	if (r == -ENOENT)
+		return 0; /* a new pool */
+	return r < 0 ? rs_err(r) : stop;
 }
 
 static void
@@ -1011,62 +964,38 @@ rs_space_create(struct store *base, const char *space)
 	return r == 0 ? 0 : rs_err(r);
 }
 
+/* rs_drop_entry: remove the data of one index entry (rs_drop_entries). */
+static int
+rs_drop_entry(void *arg, const char *key, size_t kl, const char *v, size_t vl)
+{
+	struct rs_store *s = arg;
+	uint8_t ver[RS_VER_LEN];
+	struct rs_obj o;
+	int r = 0;
+
+	if (kl >= RS_KEY_MAX)
+		return 0;
+	if (key[0] != '!') {
+		if (live_parse(&o, v, vl) == 0)
+			r = rs_remove_stripes(s, o.ver, nstripes(o.size, o.su));
+	} else if ((strncmp(key, RS_PENDING, 3) == 0 || strncmp(key, RS_GC, 3) == 0) &&
+		   vl == RS_AUX_LEN && hex_ver(ver, key + 3) == 0) {
+		r = rs_remove_stripes(s, ver, get_be((const uint8_t *)v + 8, 8));
+	}
+	return r != 0 ? rs_err(r) : 0;
+}
+
 /* rs_drop_entries: remove the data of a space's entries: pending and !g
  * ones, and with live also the committed objects' (purge). */
 static int
 rs_drop_entries(struct rs_store *s, const char *space, bool live)
 {
-	char oid[RS_OID_MAX], after[RS_KEY_MAX] = "";
-	unsigned char more = 1;
-	int rc = 0;
+	char oid[RS_OID_MAX];
+	int stop, r;
 
 	idx_oid(oid, space);
-	while (more && rc == 0) {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0, r;
-
-		if (op == NULL)
-			return CS_ENOMEM;
-		more = 0;
-		rados_read_op_omap_get_vals2(op, after, live ? "" : "!", RS_PAGE, &it, &more,
-					     &prval);
-		r = rados_read_op_operate(op, s->io, oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
-		if (r != 0) {
-			if (it != NULL)
-				rados_omap_get_end(it);
-			rados_release_read_op(op);
-			return rs_err(r);
-		}
-		while (rc == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k != NULL) {
-			uint8_t ver[RS_VER_LEN];
-			struct rs_obj o;
-
-			if (kl >= sizeof(after))
-				continue;
-			memcpy(after, k, kl);
-			after[kl] = '\0';
-			if (after[0] != '!') {
-				if (live_parse(&o, v, vl) == 0 &&
-				    (r = rs_remove_stripes(s, o.ver, nstripes(o.size, o.su))) != 0)
-					rc = rs_err(r);
-			} else if ((strncmp(after, RS_PENDING, 3) == 0 ||
-				    strncmp(after, RS_GC, 3) == 0) &&
-				   vl == RS_AUX_LEN && hex_ver(ver, after + 3) == 0) {
-				uint64_t n = get_be((const uint8_t *)v + 8, 8);
-
-				if ((r = rs_remove_stripes(s, ver, n)) != 0)
-					rc = rs_err(r);
-			}
-		}
-		rados_omap_get_end(it);
-		rados_release_read_op(op);
-	}
-	return rc;
+	r = rados_util_omap_each(s->io, oid, "", live ? "" : "!", RS_PAGE, rs_drop_entry, s, &stop);
+	return r < 0 ? rs_err(r) : stop;
 }
 
 static void
@@ -1158,51 +1087,36 @@ out:
 	return rc;
 }
 
+/* The caller's callback of a store_list(). */
+struct rs_lister {
+	int (*cb)(void *arg, const char *key, uint64_t size);
+	void *arg;
+};
+
+/* rs_list_entry: one entry from "," on: a committed object, if it parses. */
+static int
+rs_list_entry(void *arg, const char *key, size_t kl, const char *v, size_t vl)
+{
+	struct rs_lister *l = arg;
+	struct rs_obj o;
+
+	if (kl > STORE_NAME_MAX || !store_name_ok(key) || live_parse(&o, v, vl) != 0)
+		return 0;
+	return l->cb(l->arg, key, o.size);
+}
+
 static int
 rs_list(struct store *base, const char *space, int (*cb)(void *arg, const char *key, uint64_t size),
 	void *arg)
 {
 	struct rs_store *s = (struct rs_store *)base;
-	char oid[RS_OID_MAX], after[STORE_NAME_MAX + 1] = RS_LIVE_AFTER;
-	unsigned char more = 1;
-	int rc = 0;
+	struct rs_lister l = {.cb = cb, .arg = arg};
+	char oid[RS_OID_MAX];
+	int stop, r;
 
 	idx_oid(oid, space);
-	while (more && rc == 0) {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0, r;
-
-		if (op == NULL)
-			return CS_ENOMEM;
-		more = 0;
-		rados_read_op_omap_get_vals2(op, after, "", RS_PAGE, &it, &more, &prval);
-		r = rados_read_op_operate(op, s->io, oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
-		if (r != 0) {
-			if (it != NULL)
-				rados_omap_get_end(it);
-			rados_release_read_op(op);
-			return rs_err(r);
-		}
-		while (rc == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k != NULL) {
-			struct rs_obj o;
-
-			if (kl > STORE_NAME_MAX)
-				continue;
-			memcpy(after, k, kl);
-			after[kl] = '\0';
-			if (!store_name_ok(after) || live_parse(&o, v, vl) != 0)
-				continue;
-			rc = cb(arg, after, o.size);
-		}
-		rados_omap_get_end(it);
-		rados_release_read_op(op);
-	}
-	return rc;
+	r = rados_util_omap_each(s->io, oid, RS_LIVE_AFTER, "", RS_PAGE, rs_list_entry, &l, &stop);
+	return r < 0 ? rs_err(r) : stop;
 }
 
 /* ---- writes ---------------------------------------------------------------- */
@@ -1947,6 +1861,82 @@ rs_rewrite(struct store *base, const char *space, const char *key, uint64_t off,
 	return rc;
 }
 
+/* ---- locks ------------------------------------------------------------------ */
+
+/* rs_lock_take: one attempt at the lock (flags 0) or a renewal of it. */
+static int
+rs_lock_take(struct rs_lock *l, uint8_t flags)
+{
+	struct timeval lease = {.tv_sec = (time_t)l->s->lock_lease, .tv_usec = 0};
+
+	return rados_lock_exclusive(l->s->io, l->oid, RS_LOCK_NAME, l->cookie, "cryptstore", &lease,
+				    flags);
+}
+
+static int
+rs_lock(struct store *base, const char *name, unsigned wait_ms, struct store_lock **out)
+{
+	struct rs_store *s = (struct rs_store *)base;
+	uint8_t rnd[RS_VER_LEN];
+	unsigned step = 2000;
+	struct timespec t0;
+	struct rs_lock *l;
+	int r;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return CS_ENOMEM;
+	l->base.ops = &rs_ops;
+	l->s = s;
+	snprintf(l->oid, sizeof(l->oid), RS_LOCK "%s", name);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		free(l);
+		return CS_ECRYPTO;
+	}
+	ver_hex(l->cookie, rnd);
+	if (wait_ms == 0) /* long enough for the lease of a holder that died to run out */
+		wait_ms = (unsigned)(s->lock_lease + s->op_timeout) * 1000u;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((r = rs_lock_take(l, 0)) == -EBUSY) {
+		if (!store__lock_wait(&t0, wait_ms, &step)) {
+			free(l);
+			return CS_EIO; /* errno ETIMEDOUT */
+		}
+	}
+	if (r != 0) {
+		free(l);
+		return rs_fail(r);
+	}
+	*out = &l->base;
+	return 0;
+}
+
+static int
+rs_lock_renew(struct store_lock *base)
+{
+	struct rs_lock *l = (struct rs_lock *)base;
+	int r = rs_lock_take(l, LIBRADOS_LOCK_FLAG_MUST_RENEW);
+
+	if (r == -ENOENT) {
+		errno = ENOLCK; /* the lease ran out: not ours any more */
+		return CS_EIO;
+	}
+	return r == 0 ? 0 : rs_fail(r);
+}
+
+static int
+rs_unlock(struct store_lock *base)
+{
+	struct rs_lock *l = (struct rs_lock *)base;
+	int r = rados_unlock(l->s->io, l->oid, RS_LOCK_NAME, l->cookie);
+
+	free(l);
+	if (r == -ENOENT) {
+		errno = ENOLCK;
+		return CS_EIO;
+	}
+	return r == 0 ? 0 : rs_fail(r);
+}
+
 static const struct store_ops rs_ops = {
 	.close = rs_close,
 	.space_create = rs_space_create,
@@ -1963,6 +1953,9 @@ static const struct store_ops rs_ops = {
 	.del = rs_del,
 	.rename = rs_rename,
 	.rewrite = rs_rewrite,
+	.lock = rs_lock,
+	.lock_renew = rs_lock_renew,
+	.unlock = rs_unlock,
 };
 
 #else /* !CS_HAVE_RADOS */

@@ -5,7 +5,9 @@
  * no CRYPTSTORE_CEPH_CONF the whole program is skipped.  Each run works in
  * a RADOS namespace of its own and checks, besides what test_store checks
  * of the filesystem backend, what lies in the pool: that aborted, crashed,
- * replaced and deleted objects leave no RADOS object behind.
+ * replaced and deleted objects leave no RADOS object behind.  And the
+ * store-wide locks: exclusion between threads and stores (front-ends),
+ * waits that end, leases that run out, renewals that notice it.
  */
 #include "testutil.h"
 #include "store/store.h"
@@ -15,8 +17,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rados/librados.h>
@@ -47,18 +51,28 @@ cfg(uint32_t su, int gc_grace, int stale_after)
 	return c;
 }
 
+/* open_store_lease: a store whose locks last lease seconds (0: the default). */
 static struct store *
-open_store(uint32_t su, int gc_grace, int stale_after)
+open_store_lease(uint32_t su, int gc_grace, int stale_after, int lease)
 {
 	struct store_rados_cfg c = cfg(su, gc_grace, stale_after);
 	struct store *s = NULL;
 	char why[256] = "";
-	int rc = store_rados_open(&s, &c, why, sizeof(why));
+	int rc;
+
+	c.lock_lease = lease;
+	rc = store_rados_open(&s, &c, why, sizeof(why));
 
 	if (rc != 0)
 		fprintf(stderr, "# store_rados_open: %d %s\n", rc, why);
 	assert_int_equal(rc, 0);
 	return s;
+}
+
+static struct store *
+open_store(uint32_t su, int gc_grace, int stale_after)
+{
+	return open_store_lease(su, gc_grace, stale_after, 0);
 }
 
 static int
@@ -756,6 +770,255 @@ test_two_frontends_and_grace(void **state)
 	store_close(b);
 }
 
+static double
+mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct lockarg {
+	struct store *s;
+	unsigned wait_ms;
+	int rc, err;
+	double waited;
+	struct store_lock *l;
+};
+
+static void *
+locker(void *arg)
+{
+	struct lockarg *a = arg;
+	double t0 = mono();
+
+	a->rc = store_lock(a->s, "cat", a->wait_ms, &a->l);
+	a->err = errno;
+	a->waited = mono() - t0;
+	return NULL;
+}
+
+static void
+test_lock_exclusion_and_waits(void **state)
+{
+	struct store *a, *b;
+	struct store_lock *la, *lb, *lx;
+	struct lockarg w;
+	pthread_t t;
+	double t0;
+
+	(void)state;
+	a = open_store(0, -1, 0);
+	b = open_store(0, -1, 0);
+	/* Names are store names. */
+	assert_int_equal(store_lock(a, "a/b", 100, &lx), CS_EINVAL);
+	assert_null(lx);
+	assert_int_equal(store_lock(a, "", 100, &lx), CS_EINVAL);
+	assert_int_equal(store_lock(a, ".x", 100, &lx), CS_EINVAL);
+	assert_int_equal(store_unlock(NULL), 0);
+	assert_int_equal(store_lock(a, "cat", 0, &la), 0);
+	assert_non_null(la);
+	assert_int_equal(count_objects("cs.lock."), 1);
+	/* Another front-end waits as long as it was told, then gives up. */
+	t0 = mono();
+	assert_int_equal(store_lock(b, "cat", 300, &lb), CS_EIO);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_null(lb);
+	assert_true(mono() - t0 >= 0.29);
+	/* So does another thread of the same store: not reentrant. */
+	assert_int_equal(store_lock(a, "cat", 200, &lx), CS_EIO);
+	assert_int_equal(errno, ETIMEDOUT);
+	/* Another name is another lock. */
+	assert_int_equal(store_lock(b, "other", 0, &lb), 0);
+	assert_int_equal(store_unlock(lb), 0);
+	assert_int_equal(store_lock_renew(la), 0);
+	/* A waiter gets the lock once it is released. */
+	w = (struct lockarg){.s = b, .wait_ms = 60000};
+	assert_int_equal(pthread_create(&t, NULL, locker, &w), 0);
+	usleep(300000);
+	assert_int_equal(store_unlock(la), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	assert_true(w.waited >= 0.25);
+	/* Now a's attempt waits for b. */
+	assert_int_equal(store_lock(a, "cat", 200, &lx), CS_EIO);
+	assert_int_equal(store_unlock(w.l), 0);
+	assert_int_equal(store_lock(a, "cat", 200, &la), 0);
+	assert_int_equal(store_unlock(la), 0);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+test_lock_lease_runs_out(void **state)
+{
+	struct store *dead, *b;
+	struct store_lock *ld, *lb;
+	double t0;
+
+	(void)state;
+	/* A holder with a 2 s lease that never comes back (a front-end that
+	 * died holding the lock): the other waits for the lease, not forever. */
+	dead = open_store_lease(0, -1, 0, 2);
+	b = open_store_lease(0, -1, 0, 2);
+	assert_int_equal(store_lock(dead, "cat", 0, &ld), 0);
+	t0 = mono();
+	assert_int_equal(store_lock(b, "cat", 0, &lb), 0);
+	assert_true(mono() - t0 >= 1.0);
+	/* The old holder's renewal and release see that it is not theirs. */
+	assert_int_equal(store_lock_renew(ld), CS_EIO);
+	assert_int_equal(errno, ENOLCK);
+	assert_int_equal(store_unlock(ld), CS_EIO);
+	assert_int_equal(errno, ENOLCK);
+	/* ...and did not release b's. */
+	assert_int_equal(store_lock(dead, "cat", 200, &ld), CS_EIO);
+	assert_int_equal(errno, ETIMEDOUT);
+	/* A renewed lease lasts a whole lease from the renewal. */
+	sleep(1);
+	assert_int_equal(store_lock_renew(lb), 0);
+	sleep(1);
+	assert_int_equal(store_lock_renew(lb), 0);
+	assert_int_equal(store_lock(dead, "cat", 500, &ld), CS_EIO);
+	assert_int_equal(store_unlock(lb), 0);
+	store_close(dead);
+	store_close(b);
+}
+
+#define CTR_THREADS 3
+#define CTR_ROUNDS  8
+
+struct ctrarg {
+	struct store *s;
+	int rc;
+};
+
+/* bump: a read-modify-write of the object "ctr" under the lock. */
+static void *
+bump(void *arg)
+{
+	struct ctrarg *a = arg;
+
+	for (int i = 0; i < CTR_ROUNDS && a->rc == 0; i++) {
+		struct store_lock *l;
+		struct store_rd *r;
+		struct store_wr *w = NULL;
+		char buf[32] = {0};
+		struct iovec iov = {buf, sizeof(buf) - 1};
+		long n = 0;
+
+		if ((a->rc = store_lock(a->s, "ctr", 0, &l)) != 0)
+			break;
+		if ((a->rc = store_get(a->s, "lk", "ctr", &r)) == 0) {
+			n = store_rd_read(r, 0, &iov, 1);
+			store_rd_close(r);
+			a->rc = n > 0 ? 0 : CS_EIO;
+		}
+		if (a->rc == 0) {
+			iov.iov_len = (size_t)snprintf(buf, sizeof(buf), "%ld",
+						       strtol(buf, NULL, 10) + 1);
+			if ((a->rc = store_put_begin(a->s, "lk", "ctr", 0, &w)) == 0 &&
+			    (a->rc = store_wr_write(w, 0, &iov, 1)) == 0 &&
+			    (a->rc = store_lock_renew(l)) == 0)
+				a->rc = store_wr_commit(w);
+			else if (a->rc != 0 && w != NULL)
+				store_wr_abort(w);
+		}
+		if (store_unlock(l) != 0 && a->rc == 0)
+			a->rc = CS_EIO;
+	}
+	return NULL;
+}
+
+static void
+test_lock_guards_read_modify_write(void **state)
+{
+	struct store *s[2];
+	struct ctrarg a[2 * CTR_THREADS];
+	pthread_t t[2 * CTR_THREADS];
+	char want[16];
+
+	(void)state;
+	s[0] = open_store(0, -1, 0);
+	s[1] = open_store(0, -1, 0);
+	assert_int_equal(store_space_create(s[0], "lk"), 0);
+	put(s[0], "lk", "ctr", "0");
+	/* Two front-ends, several threads each: no increment is lost. */
+	for (int i = 0; i < 2 * CTR_THREADS; i++) {
+		a[i] = (struct ctrarg){.s = s[i % 2]};
+		assert_int_equal(pthread_create(&t[i], NULL, bump, &a[i]), 0);
+	}
+	for (int i = 0; i < 2 * CTR_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].rc, 0);
+	}
+	snprintf(want, sizeof(want), "%d", 2 * CTR_THREADS * CTR_ROUNDS);
+	expect(s[1], "lk", "ctr", want);
+	assert_int_equal(store_space_purge(s[0], "lk"), 0);
+	store_close(s[0]);
+	store_close(s[1]);
+}
+
+/* The same lock contract on the filesystem backend (an OFD lock on a file
+ * in the store's root), for comparison; it needs no cluster. */
+static void
+test_lock_fs(void **state)
+{
+	char dir[] = "/tmp/cs-fslock-XXXXXX", path[64];
+	struct store *a, *b;
+	struct store_lock *la, *lb;
+	struct lockarg w;
+	pthread_t t;
+	pid_t pid;
+	int st, pfd[2];
+	char c;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_fs_open(&a, dir, STORE_SYNC_NONE), 0);
+	assert_int_equal(store_fs_open(&b, dir, STORE_SYNC_NONE), 0);
+	assert_int_equal(store_lock(a, "../x", 100, &la), CS_EINVAL);
+	assert_int_equal(store_lock(a, "cat", 0, &la), 0);
+	assert_int_equal(store_lock(b, "cat", 200, &lb), CS_EIO);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(store_lock(a, "cat", 200, &lb), CS_EIO); /* not reentrant */
+	assert_int_equal(store_lock_renew(la), 0);
+	w = (struct lockarg){.s = b, .wait_ms = 60000};
+	assert_int_equal(pthread_create(&t, NULL, locker, &w), 0);
+	usleep(200000);
+	assert_int_equal(store_unlock(la), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(store_unlock(w.l), 0);
+	/* Another process holds it; when it dies the kernel releases it. */
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_lock *l;
+
+		if (store_lock(a, "cat", 0, &l) != 0)
+			_exit(1);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(2);
+		sleep(1);
+		_exit(0); /* dies holding it */
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	assert_int_equal(store_lock(b, "cat", 100, &lb), CS_EIO);
+	assert_int_equal(store_lock(b, "cat", 30000, &lb), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(store_unlock(lb), 0);
+	store_close(a);
+	store_close(b);
+	snprintf(path, sizeof(path), "%s/.lock-cat", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -769,6 +1032,10 @@ main(void)
 		cmocka_unit_test_setup(test_names_and_config, fresh_ns),
 		cmocka_unit_test_setup(test_rewrite_in_place, fresh_ns),
 		cmocka_unit_test_setup(test_two_frontends_and_grace, fresh_ns),
+		cmocka_unit_test_setup(test_lock_exclusion_and_waits, fresh_ns),
+		cmocka_unit_test_setup(test_lock_lease_runs_out, fresh_ns),
+		cmocka_unit_test_setup(test_lock_guards_read_modify_write, fresh_ns),
+		cmocka_unit_test(test_lock_fs),
 	};
 
 	if (getenv("CRYPTSTORE_CEPH_CONF") == NULL) {
