@@ -43,6 +43,7 @@ struct config {
 	unsigned seal_workers; /* 0: one per online CPU */
 	bool pipeline;         /* seal upload batches on the workers */
 	bool etag_md5;         /* ETag = MD5 of the content (else the object's random id) */
+	bool md5_batch;        /* MD5 updates of concurrent uploads hashed together */
 	unsigned max_conns;
 	unsigned header_timeout; /* seconds */
 	unsigned body_timeout;   /* seconds without body bytes */

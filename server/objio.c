@@ -2,6 +2,7 @@
  * objio: one object through format + store + keystore.
  */
 #include "objio.h"
+#include "crypto/md5_shared.h"
 #include "format/format.h"
 #include "keystore/keystore.h"
 #include "store/store.h"
@@ -28,6 +29,9 @@ struct objio_wr {
 	struct format_obj *fo;
 	struct format_writer *fw;
 	EVP_MD_CTX *md5, *sha;
+	/* Instead of md5, with a combiner: the state it updates. */
+	struct md5_shared *md5c;
+	struct md5_mb_state *md5s;
 	uint64_t size;
 	/* errno of the first failed store write.  Sealing workers write, and
 	 * errno is per thread: the caller gets it back from here (ENOSPC must
@@ -324,9 +328,15 @@ objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return CS_ENOMEM;
 	rc = CS_ENOMEM;
-	if ((digests & OBJIO_MD5) && ((w->md5 = EVP_MD_CTX_new()) == NULL ||
-				      EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1))
+	if ((digests & OBJIO_MD5) && x->md5 != NULL) {
+		if ((w->md5s = malloc(sizeof(*w->md5s))) == NULL)
+			goto err;
+		md5_mb_init(w->md5s);
+		w->md5c = x->md5;
+	} else if ((digests & OBJIO_MD5) && ((w->md5 = EVP_MD_CTX_new()) == NULL ||
+					     EVP_DigestInit_ex(w->md5, EVP_md5(), NULL) != 1)) {
 		goto err;
+	}
 	if ((digests & OBJIO_SHA256) && ((w->sha = EVP_MD_CTX_new()) == NULL ||
 					 EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1))
 		goto err;
@@ -370,6 +380,8 @@ err:
 int
 objio_write(struct objio_wr *w, const void *data, size_t n)
 {
+	if (w->md5s != NULL)
+		md5_shared_update(w->md5c, w->md5s, data, n);
 	if ((w->md5 != NULL && EVP_DigestUpdate(w->md5, data, n) != 1) ||
 	    (w->sha != NULL && EVP_DigestUpdate(w->sha, data, n) != 1))
 		return CS_ECRYPTO;
@@ -384,7 +396,9 @@ objio_finish(struct objio_wr *w, uint32_t parts, const uint8_t *md5_in, uint8_t 
 	unsigned int n = 0;
 
 	/* Without MD5 the ETag is the object's random id: new for every write. */
-	if (w->md5 == NULL)
+	if (w->md5s != NULL)
+		md5_mb_final(w->md5s, d);
+	else if (w->md5 == NULL)
 		memcpy(d, format_object_id(w->fo), 16);
 	else if (EVP_DigestFinal_ex(w->md5, d, &n) != 1)
 		return CS_ECRYPTO;
@@ -419,5 +433,6 @@ objio_abort(struct objio_wr *w)
 	format_free(w->fo);
 	EVP_MD_CTX_free(w->md5);
 	EVP_MD_CTX_free(w->sha);
+	free(w->md5s);
 	free(w);
 }

@@ -2023,6 +2023,7 @@ s3api_handle(struct conn *c)
 	r->x.suite = r->srv->suite;
 	r->x.chunk = r->srv->cfg.chunk_size;
 	r->x.q = r->srv->cfg.pipeline ? r->srv->sealq : NULL;
+	r->x.md5 = r->srv->md5c;
 	if (r->x.e == NULL) {
 		s3_error(r, 503, "SlowDown", "no crypto engine available");
 	} else if (parse_target(r) != 0) {

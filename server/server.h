@@ -23,6 +23,7 @@ struct catalog;
 struct identity;
 struct audit;
 struct workq;
+struct md5_shared;
 struct tls_ctx;
 struct cluster;
 
@@ -40,6 +41,7 @@ struct server {
 	atomic_uint_fast64_t requests, bytes_in, bytes_out;
 	struct audit *audit;     /* NULL: no audit log (unit tests) */
 	struct workq *sealq;     /* sealing workers, one per core (NULL: none) */
+	struct md5_shared *md5c; /* uploads' MD5 updates hashed together (NULL: alone) */
 	struct tls_ctx *tls;     /* NULL: plain HTTP */
 	struct cluster *cluster; /* the other front-ends (store = rados); NULL: none */
 	struct timespec started; /* CLOCK_MONOTONIC at start-up */
