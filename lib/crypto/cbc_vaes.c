@@ -11,6 +11,7 @@
  * a block is loaded before it is stored, so in-place encryption is safe.
  */
 #include "cbc_vaes.h"
+#include "util/cpu.h"
 #include "util/secmem.h"
 
 #include <cpuid.h>
@@ -171,17 +172,10 @@ cbc_vaes_encrypt_many(const struct cbc_vaes_job *jobs, size_t n)
 static bool
 va_cpu(void)
 {
-	unsigned a, b, c, d, lo, hi;
+	unsigned c1, b7, c7;
 
-	if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_AES) == 0 || (c & bit_OSXSAVE) == 0 ||
-	    (c & bit_AVX) == 0)
-		return false;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	if ((lo & 6) != 6)
-		return false;
-	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0)
-		return false;
-	return (b & bit_AVX2) != 0 && (c & bit_VAES) != 0;
+	return cpu_avx(&c1, &b7, &c7) && (c1 & bit_AES) != 0 && (b7 & bit_AVX2) != 0 &&
+	       (c7 & bit_VAES) != 0;
 }
 
 /* va_expand_step: the AES-256 key schedule's two half-steps. */

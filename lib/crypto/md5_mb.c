@@ -29,6 +29,7 @@
  * Nothing else here touches YMM registers.
  */
 #include "md5_mb.h"
+#include "util/cpu.h"
 
 #include <cpuid.h>
 #include <pthread.h>
@@ -560,16 +561,9 @@ md5_mb_counters(struct md5_mb_counters *out)
 static bool
 mb_cpu(void)
 {
-	unsigned a, b, c, d, lo, hi;
+	unsigned c1, b7, c7;
 
-	if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_OSXSAVE) == 0 || (c & bit_AVX) == 0)
-		return false;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	if ((lo & 6) != 6)
-		return false;
-	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0)
-		return false;
-	return (b & bit_AVX2) != 0;
+	return cpu_avx(&c1, &b7, &c7) && (b7 & bit_AVX2) != 0;
 }
 
 /* mb_kat_msg: the self-check's long message, byte i of it. */

@@ -14,6 +14,7 @@
  * FIPS 180-2 and RFC 4231 vectors through every lane count.
  */
 #include "sha256_ni.h"
+#include "util/cpu.h"
 #include "util/secmem.h"
 
 #include <cpuid.h>
@@ -387,17 +388,10 @@ sha256_ni_hmac_key(struct sha256_ni_key *k, const uint8_t *key, size_t keylen)
 static bool
 ni_cpu(void)
 {
-	unsigned a, b, c, d, lo, hi;
+	unsigned c1, b7, c7;
 
-	if (__get_cpuid(1, &a, &b, &c, &d) == 0 || (c & bit_SSSE3) == 0 || (c & bit_SSE4_1) == 0 ||
-	    (c & bit_OSXSAVE) == 0 || (c & bit_AVX) == 0)
-		return false;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	if ((lo & 6) != 6)
-		return false;
-	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0)
-		return false;
-	return (b & bit_SHA) != 0;
+	return cpu_avx(&c1, &b7, &c7) && (c1 & bit_SSSE3) != 0 && (c1 & bit_SSE4_1) != 0 &&
+	       (b7 & bit_SHA) != 0;
 }
 
 /*

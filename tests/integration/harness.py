@@ -224,3 +224,29 @@ def leftovers(top, prefixes=(".tmp-", ".rwj-")):
 def die(msg):
     print("Bail out! " + msg, flush=True)
     sys.exit(1)
+
+
+# ---- front-ends on the dev Ceph cluster (tests/rados, tools/ceph-dev.sh) ------------------
+RADOS_OP_TIMEOUT = 6  # seconds a cluster operation may take (--rados-op-timeout)
+
+
+def ceph_args(ns):
+    env = os.environ
+    return ["--store", "rados", "--rados-conf", env["CRYPTSTORE_CEPH_CONF"],
+            "--rados-user", env["CRYPTSTORE_CEPH_USER"],
+            "--rados-keyring", env["CRYPTSTORE_CEPH_KEYRING"],
+            "--rados-pool", env["CRYPTSTORE_CEPH_POOL"], "--rados-namespace", ns,
+            "--rados-op-timeout", str(RADOS_OP_TIMEOUT), "--sandbox", "false"]
+
+
+class FrontEnd(Server):
+    def __init__(self, binary, cli, base, name, ns):
+        super().__init__(binary, base, name=name, sync=False, extra=ceph_args(ns))
+        self.cli = cli
+        self.sock = os.path.join(self.d, "admin.sock")
+
+    def admin(self, *args, timeout=120):
+        t0 = time.monotonic()
+        p = subprocess.run([self.cli, "admin", "--socket", self.sock] + list(args),
+                           capture_output=True, timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode(), time.monotonic() - t0

@@ -28,32 +28,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Tap, err_code  # noqa: E402
+from harness import FrontEnd, Tap, err_code  # noqa: E402
+from harness import RADOS_OP_TIMEOUT as OP_TIMEOUT  # noqa: E402
 
 MiB = 1 << 20
-OP_TIMEOUT = 6  # seconds a cluster operation may take (--rados-op-timeout)
-
-
-def ceph_args(ns):
-    env = os.environ
-    return ["--store", "rados", "--rados-conf", env["CRYPTSTORE_CEPH_CONF"],
-            "--rados-user", env["CRYPTSTORE_CEPH_USER"],
-            "--rados-keyring", env["CRYPTSTORE_CEPH_KEYRING"],
-            "--rados-pool", env["CRYPTSTORE_CEPH_POOL"], "--rados-namespace", ns,
-            "--rados-op-timeout", str(OP_TIMEOUT), "--sandbox", "false"]
-
-
-class FrontEnd(Server):
-    def __init__(self, binary, cli, base, name, ns):
-        super().__init__(binary, base, name=name, sync=False, extra=ceph_args(ns))
-        self.cli = cli
-        self.sock = os.path.join(self.d, "admin.sock")
-
-    def admin(self, *args, timeout=120):
-        t0 = time.monotonic()
-        p = subprocess.run([self.cli, "admin", "--socket", self.sock] + list(args),
-                           capture_output=True, timeout=timeout)
-        return p.returncode, p.stdout.decode(), p.stderr.decode(), time.monotonic() - t0
 
 
 def get(c, bucket, key):

@@ -31,34 +31,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import Server, Tap, sanitizer_lines  # noqa: E402
+from harness import FrontEnd, Tap, sanitizer_lines  # noqa: E402
 
-OP_TIMEOUT = 6  # --rados-op-timeout
 NBUCKETS = 20   # per front-end
 KEY_BOUND = 30  # s: a key command with a dead front-end (expected 5-15 s, on a busy machine)
-
-
-def ceph_args(ns):
-    env = os.environ
-    return ["--store", "rados", "--rados-conf", env["CRYPTSTORE_CEPH_CONF"],
-            "--rados-user", env["CRYPTSTORE_CEPH_USER"],
-            "--rados-keyring", env["CRYPTSTORE_CEPH_KEYRING"],
-            "--rados-pool", env["CRYPTSTORE_CEPH_POOL"], "--rados-namespace", ns,
-            "--rados-op-timeout", str(OP_TIMEOUT), "--sandbox", "false"]
-
-
-class FrontEnd(Server):
-    def __init__(self, binary, cli, base, name, ns):
-        super().__init__(binary, base, name=name, sync=False, extra=ceph_args(ns))
-        self.cli = cli
-        self.sock = os.path.join(self.d, "admin.sock")
-
-    def admin(self, *args, timeout=120):
-        import subprocess
-        t0 = time.monotonic()
-        p = subprocess.run([self.cli, "admin", "--socket", self.sock] + list(args),
-                           capture_output=True, timeout=timeout)
-        return p.returncode, p.stdout.decode(), p.stderr.decode(), time.monotonic() - t0
 
 
 def eventually(fn, timeout):
