@@ -6,8 +6,8 @@
 #   nc | openssl enc -aes-256-cbc > tmpfs ...... the original paper's user-space pipeline
 #   nginx WebDAV, plaintext on tmpfs ........... the plain HTTP baseline of every workload
 #   nginx WebDAV into a gocryptfs mount ........ an encrypted-filesystem peer (cipher dir on tmpfs)
-#   cryptstored (demo mode, data on tmpfs, --sync false; variants --etag-md5 false and
-#                --suite aes-256-gcm)
+#   cryptstored (demo mode, data on tmpfs, --sync false; variants --etag-md5 false,
+#                --md5-batch false and --suite aes-256-gcm)
 # Every HTTP peer is driven by the same load generator (build-release/bench/loadgen) sending the
 # same bytes (loadgen's fixed pattern); the nc pipeline sends a file nginx stored from that
 # pattern.  All servers run side by side for the whole run, and the peers of one workload are
@@ -45,9 +45,9 @@ table (also written to OUT/results.md, with OUT/results.csv and the per-run OUT/
   nginx                 WebDAV PUT/GET on tmpfs (plaintext), driven by loadgen --mode http
   nginx + gocryptfs     the same into a gocryptfs mount whose cipher dir is on tmpfs
   cryptstored           demo mode on tmpfs, --sync false, loadgen --mode s3 (UNSIGNED-PAYLOAD,
-                        and one signed-payload row); variants --etag-md5 false and
-                        --suite aes-256-gcm; ${IDLE} idle + ${CLIENTS} busy connections with the
-                        server's peak VmRSS
+                        and one signed-payload row); variants --etag-md5 false,
+                        --md5-batch false and --suite aes-256-gcm; ${IDLE} idle +
+                        ${CLIENTS} busy connections with the server's peak VmRSS
 
 Workloads: C clients x S MiB PUT, 1 x B MiB PUT, C x S MiB GET, M idle + C x S MiB PUT
 (C=$CLIENTS, S=$SIZE_MIB, B=$BIG_MIB, M=$IDLE by default).  Each measurement: one warm-up (a
@@ -243,7 +243,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null
 	done
 	wait 2>/dev/null
-	rm -rf "$WORK" "$OUT/cs-default" "$OUT/cs-nomd5" "$OUT/cs-gcm"
+	rm -rf "$WORK" "$OUT/cs-default" "$OUT/cs-nomd5" "$OUT/cs-md5one" "$OUT/cs-gcm"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -726,6 +726,7 @@ row cs-put-signed cryptstored "cryptstored, signed payload" put run_s3 default p
 row cs-put1 cryptstored "cryptstored" put1 run_s3 default put1
 row cs-get cryptstored "cryptstored" get run_s3 default get
 row cs-put-nomd5 cryptstored "cryptstored --etag-md5 false" put run_s3 nomd5 put
+row cs-put-md5one cryptstored "cryptstored --md5-batch false" put run_s3 md5one put
 row cs-put-gcm cryptstored "cryptstored --suite aes-256-gcm" put run_s3 gcm put
 row cs-idle cryptstored "cryptstored" idle run_s3 default idle
 
@@ -779,13 +780,14 @@ fi
 if [[ -z ${WHYNOT[cryptstored]:-} ]]; then
 	cs_start default || skip_rows cs- "${CS_WHY[default]}"
 	cs_start nomd5 --etag-md5 false || skip_row cs-put-nomd5 "${CS_WHY[nomd5]}"
+	cs_start md5one --md5-batch false || skip_row cs-put-md5one "${CS_WHY[md5one]}"
 	cs_start gcm --suite aes-256-gcm || skip_row cs-put-gcm "${CS_WHY[gcm]}"
 fi
 
 # ---- the measurements, workload by workload ----------------------------------------------------
 
 measure_group iperf-p2 iperf-p1
-measure_group nginx-put gocryptfs-put cs-put cs-put-signed cs-put-nomd5 cs-put-gcm
+measure_group nginx-put gocryptfs-put cs-put cs-put-signed cs-put-nomd5 cs-put-md5one cs-put-gcm
 
 # The nc pipeline sends the bytes loadgen PUTs: a 1 x B MiB object nginx stored from them.
 if pending nc-openssl; then
