@@ -15,6 +15,7 @@
 #include "keystore/keystore.h"
 #include "log.h"
 #include "objio.h"
+#include "procmodel.h"
 #include "server.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -62,6 +63,8 @@ server_audit(struct server *srv, const char *event, const char *const *kv, size_
 {
 	int rc;
 
+	if (procmodel_audit(srv, event, kv, n))
+		return; /* a connection process: the parent writes it */
 	if (srv->audit == NULL)
 		return;
 	if ((rc = audit_event(srv->audit, event, kv, n / 2)) != 0)
@@ -383,7 +386,12 @@ static bool
 spread(struct adm *a, const char *level, const char *what)
 {
 	char report[1536];
+	unsigned n;
 
+	/* Connection processes hold copies of the keys: they go, and clients
+	 * reconnect to processes with the new keys. */
+	if ((n = procmodel_stop_children(a->srv)) > 0)
+		log_info("level %s: key change: %u connection process(es) stopped", level, n);
 	if (a->srv->cluster == NULL)
 		return true;
 	if (cluster_key_changed(a->srv->cluster, level, report, sizeof(report)) != 0) {
@@ -1168,7 +1176,9 @@ adm_conn(void *arg)
 		}
 		a.argv[a.argc++] = w;
 	}
+	procmodel_admin_begin(a.srv);
 	dispatch(&a);
+	procmodel_admin_end(a.srv);
 out:
 	free(line);
 	close(a.fd);

@@ -953,6 +953,57 @@ again:
 }
 
 int
+catalog_bucket_apply(struct catalog *c, const char *name, const struct cat_bucket *b)
+{
+	struct bucket fresh, *old, *nb;
+	struct rebuild rb;
+	int rc = 0;
+
+	memset(&fresh, 0, sizeof(fresh));
+	pthread_rwlock_wrlock(&c->lock);
+	old = find_bucket(c, name);
+	if (b != NULL && old != NULL && strcmp(old->b.space, b->space) == 0)
+		goto out; /* known already, with its index */
+	if (b != NULL) {
+		/* Index it first: on failure nothing here has changed. */
+		memset(&rb, 0, sizeof(rb));
+		rb.c = c;
+		rb.x.st = c->st;
+		rb.x.ks = c->ks;
+		rb.x.e = c->e;
+		fresh.b = *b;
+		rb.b = &fresh;
+		rc = store_list(c->st, b->space, rebuild_cb, &rb);
+		if (rc == CS_ENOENT)
+			rc = 0;
+		if (rc == 0 && old == NULL &&
+		    (nb = realloc(c->bk, (c->nb + 1) * sizeof(*nb))) == NULL)
+			rc = CS_ENOMEM;
+		else if (rc == 0 && old == NULL)
+			c->bk = nb;
+		if (rc != 0) {
+			bucket_free(&fresh);
+			goto out;
+		}
+	}
+	if (old != NULL) {
+		size_t i = (size_t)(old - c->bk);
+
+		bucket_free(old);
+		memmove(old, old + 1, (c->nb - i - 1) * sizeof(*old));
+		c->nb--;
+	}
+	if (b != NULL) {
+		c->bk[c->nb++] = fresh;
+		qsort(c->bk, c->nb, sizeof(*c->bk), cmp_bucket);
+	}
+	c->gen++;
+out:
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int
 catalog_refresh_object(struct catalog *c, const char *bucket, const char *name)
 {
 	struct objio_ctx x;

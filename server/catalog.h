@@ -152,6 +152,17 @@ void catalog_set_notify(struct catalog *c,
 int catalog_refresh_buckets(struct catalog *c) __attribute__((warn_unused_result));
 
 /*
+ * catalog_bucket_apply(c, name, b): take in a bucket change that another
+ * process of this server made and saved (model = process), without reading
+ * the sealed record: b NULL drops bucket name; otherwise b is added (or
+ * replaces a bucket of that name in another space) and indexed from the
+ * store; a bucket known with the same space keeps its index.  On failure c
+ * is unchanged.  Uses catalog_open's engine, like catalog_refresh_object.
+ */
+int catalog_bucket_apply(struct catalog *c, const char *name, const struct cat_bucket *b)
+	__attribute__((warn_unused_result));
+
+/*
  * catalog_refresh_object(c, bucket, name): re-read one object's index entry
  * from the store: inserted or replaced if the object is there and opens,
  * removed if it is gone or does not open.  CS_ENOENT if no such bucket.

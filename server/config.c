@@ -64,6 +64,7 @@ static const struct key keys[] = {
 	S(suite, "suite for new objects: aes-256-cbc-hmac-sha256 or aes-256-gcm"),
 	S(engine, "crypto engine: auto, evp or ipsec-mb"),
 	U(chunk_size, "plaintext bytes per chunk (multiple of 16, 16..65408)"),
+	S(model, "thread (threads of one process) or process (a process per connection)"),
 	U(seal_workers, "threads sealing upload batches beside the connections (0: one per CPU)"),
 	B(pipeline, "seal an upload's batches on the workers while receiving (true/false)"),
 	B(etag_md5, "ETag = MD5 of the data, as S3 (false: a random id per write; saves the MD5)"),
@@ -106,6 +107,7 @@ config_defaults(struct config *c)
 	snprintf(c->suite, sizeof(c->suite), "aes-256-cbc-hmac-sha256");
 	snprintf(c->engine, sizeof(c->engine), "auto");
 	c->chunk_size = 32768;
+	snprintf(c->model, sizeof(c->model), "thread");
 	c->pipeline = true;
 	c->etag_md5 = true;
 	c->md5_batch = true;

@@ -40,6 +40,7 @@ struct config {
 	char suite[32];  /* aes-256-cbc-hmac-sha256 | aes-256-gcm */
 	char engine[16]; /* auto | evp | ipsec-mb */
 	unsigned chunk_size;
+	char model[16];        /* "thread" or "process" (a process per connection) */
 	unsigned seal_workers; /* 0: one per online CPU */
 	bool pipeline;         /* seal upload batches on the workers */
 	bool etag_md5;         /* ETag = MD5 of the content (else the object's random id) */

@@ -784,6 +784,8 @@ conn_run(struct conn *c)
 		}
 		if (!conn_drain(c) || c->close_after || !c->req->keep_alive)
 			break;
+		if (atomic_load(&c->srv->stopping))
+			break; /* shutting down: no next request on this connection */
 		if (http_next(c->h) != 0)
 			break;
 		/* Between requests: the engine goes back to the pool. */

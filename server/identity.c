@@ -303,6 +303,33 @@ identity_close(struct identity *id)
 	free(id);
 }
 
+int
+identity_keep_only(struct identity *id, const char *akid)
+{
+	struct akey *k;
+	size_t ku = 0, kk = 0;
+	int rc = CS_ENOENT;
+
+	pthread_rwlock_wrlock(&id->lock);
+	if ((k = find_key(id, akid)) != NULL && find_user(id, k->user) != NULL) {
+		struct akey keep = *k;
+
+		for (size_t i = 0; i < id->nk; i++)
+			if (&id->k[i] != k)
+				secmem_free(id->k[i].secret, IDENTITY_SECRET_LEN + 1);
+		id->k[kk++] = keep;
+		for (size_t i = 0; i < id->nu; i++)
+			if (strcmp(id->u[i].name, keep.user) == 0)
+				id->u[ku++] = id->u[i];
+		id->nk = kk;
+		id->nu = ku;
+		id->notify = NULL; /* nothing here is anybody else's news */
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&id->lock);
+	return rc;
+}
+
 size_t
 identity_count(struct identity *id)
 {

@@ -56,6 +56,15 @@ void identity_set_notify(struct identity *id, void (*fn)(void *arg), void *arg);
  * on failure the table is unchanged. */
 int identity_reload(struct identity *id) __attribute__((warn_unused_result));
 
+/*
+ * identity_keep_only(id, akid): least privilege for a process that serves
+ * one session (server model = process): every other access key's secret is
+ * wiped and every other user forgotten.  Meant for a process whose keystore
+ * is restricted (keystore_restrict), so no change can be saved.  CS_ENOENT if akid is unknown (then
+ * id is unchanged).
+ */
+int identity_keep_only(struct identity *id, const char *akid) __attribute__((warn_unused_result));
+
 /* identity_count(id): number of users. */
 size_t identity_count(struct identity *id);
 

@@ -21,6 +21,7 @@
 #include "identity.h"
 #include "keystore/keystore.h"
 #include "log.h"
+#include "procmodel.h"
 #include "server.h"
 #include "tls.h"
 #include "store/store.h"
@@ -207,6 +208,43 @@ static void
 seal_ctx_free(void *ctx)
 {
 	engine_free(ctx);
+}
+
+/* start_seal_workers: the sealing workers of srv (one per CPU by default). */
+static int
+start_seal_workers(struct server *srv)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = srv->cfg.seal_workers != 0 ? srv->cfg.seal_workers
+		     : ncpu > 0 && ncpu <= 256  ? (unsigned)ncpu
+						: 1;
+	int rc;
+
+	if ((rc = workq_new(&srv->sealq, n, seal_ctx_new, seal_ctx_free, srv)) != 0) {
+		log_error("cannot start %u sealing workers: %s", n, err_str(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* child_init: a connection process of model = process, after the fork:
+ * its own team of sealing workers, then the sandbox. */
+static int
+child_init(struct server *srv)
+{
+	char why[256];
+	int rc;
+
+	if (start_seal_workers(srv) != 0)
+		return -1;
+	if (!srv->cfg.sandbox)
+		return 0;
+	rc = sandbox_enter(why, sizeof(why));
+	if (rc != 0 && rc != CS_ENOTSUP) {
+		log_error("sandbox: %s (set sandbox = false to run without it)", why);
+		return -1;
+	}
+	return 0;
 }
 
 struct conn_arg {
@@ -505,7 +543,7 @@ main(int argc, char **argv)
 	size_t passlen = 0;
 	struct passwd *pw = NULL;
 	int lfd = -1, afd = -1, rc, status = 1;
-	bool parker = false;
+	bool parker = false, process;
 
 	/* Buffers of 128 KiB and more (connection input, batch slots, engines)
 	 * go back to the system when freed, so a burst of requests does not
@@ -591,6 +629,15 @@ main(int argc, char **argv)
 	}
 	if (rados(&srv) && (srv.cfg.rados_op_timeout < 1 || srv.cfg.rados_op_timeout > 3600)) {
 		log_error("rados-op-timeout must be 1..3600 seconds");
+		return 2;
+	}
+	if (strcmp(srv.cfg.model, "thread") != 0 && strcmp(srv.cfg.model, "process") != 0) {
+		log_error("model '%s' unknown (thread or process)", srv.cfg.model);
+		return 2;
+	}
+	process = strcmp(srv.cfg.model, "process") == 0;
+	if (process && rados(&srv)) {
+		log_error("model = process needs store = fs (librados does not survive fork)");
 		return 2;
 	}
 	if (engine_new(&e, srv.engine) != 0) {
@@ -727,25 +774,22 @@ main(int argc, char **argv)
 			AUDIT(&srv, "audit_damaged", "why", audit_resume_warning(srv.audit));
 		}
 	}
-	{
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		unsigned n = srv.cfg.seal_workers != 0 ? srv.cfg.seal_workers
-			     : ncpu > 0 && ncpu <= 256 ? (unsigned)ncpu
-						       : 1;
-
-		if ((rc = workq_new(&srv.sealq, n, seal_ctx_new, seal_ctx_free, &srv)) != 0) {
-			log_error("cannot start %u sealing workers: %s", n, err_str(rc));
-			goto out;
-		}
-	}
+	/* model = process: each connection process starts its own (child_init). */
+	if (!process && start_seal_workers(&srv) != 0)
+		goto out;
 	/* Sixteen AVX2 lanes (two registers); 64 KiB slices let a late upload
 	 * join within a round of ~0.2 ms. */
-	if (srv.cfg.md5_batch && (rc = md5_shared_new(&srv.md5c, MD5_MB_LANES, 64u << 10)) != 0) {
+	if (!process && srv.cfg.md5_batch &&
+	    (rc = md5_shared_new(&srv.md5c, MD5_MB_LANES, 64u << 10)) != 0) {
 		log_error("cannot set up MD5 batching: %s", err_str(rc));
 		goto out;
 	}
 	if (first_start(&srv) != 0)
 		goto out;
+	if (process && (rc = procmodel_init(&srv, e)) != 0) {
+		log_error("process model: cannot set up the shared change log: %s", err_str(rc));
+		goto out;
+	}
 	log_info("cryptstored %s on %s:%u: TLS %s, suite %s, engine %s (%s), chunk %u, data %s, "
 		 "keys %s, admin %s, audit %s",
 		 VERSION, srv.cfg.listen, srv.cfg.port, tls_ctx_describe(srv.tls), srv.suite->name,
@@ -766,13 +810,16 @@ main(int argc, char **argv)
 		}
 		afd = -1;
 	}
-	if (conn_parker_start(&srv) != 0) {
+	if (!process && conn_parker_start(&srv) != 0) {
 		log_error("cannot start the idle-connection parker");
 		goto out;
 	}
-	parker = true;
+	parker = !process;
 	print_banner(&srv);
-	if (srv.cfg.sandbox && rados(&srv)) {
+	if (srv.cfg.sandbox && process) {
+		log_info("sandbox: each connection process installs the seccomp allow-list "
+			 "(the parent, which forks, runs without it)");
+	} else if (srv.cfg.sandbox && rados(&srv)) {
 		/* librados opens connections to monitors and OSDs whenever the
 		 * cluster map changes: socket() and connect() must stay allowed. */
 		log_warn("sandbox: not with store = rados (librados connects to the cluster at "
@@ -790,10 +837,15 @@ main(int argc, char **argv)
 	}
 	if (write_port_file(&srv) != 0)
 		goto out;
+	if (process) {
+		static const struct procmodel_hooks hooks = {refuse, child_init};
+
+		procmodel_run(&srv, lfd, &hooks, &stopping);
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	while (!stopping) {
+	while (!process && !stopping) {
 		struct pollfd p = {lfd, POLLIN, 0};
 		struct sockaddr_in peer;
 		socklen_t pl = sizeof(peer);
@@ -831,7 +883,8 @@ main(int argc, char **argv)
 	close(lfd);
 	lfd = -1;
 	admin_stop(&srv);
-	conn_parker_stop(); /* closes the parked connections */
+	if (parker)
+		conn_parker_stop(); /* closes the parked connections */
 	parker = false;
 	log_info("shutting down: waiting for %u connection(s)", atomic_load(&srv.nconn));
 	for (int i = 0; i < 100 && atomic_load(&srv.nconn) > 0; i++)
@@ -859,6 +912,7 @@ out:
 	}
 	secmem_free(root, KEYSTORE_KEY_LEN);
 	secmem_free(pass, PASS_MAX);
+	procmodel_free(&srv);
 	workq_free(srv.sealq);
 	md5_shared_free(srv.md5c);
 	audit_close(srv.audit);

@@ -8,6 +8,7 @@
 #include "keystore/keystore.h"
 #include "log.h"
 #include "objio.h"
+#include "procmodel.h"
 #include "s3/awschunked.h"
 #include "s3/sigv4.h"
 #include "s3xml.h"
@@ -192,8 +193,12 @@ s3_error(struct req *r, int status, const char *code, const char *msg)
 	send_xml(r, status, &b);
 }
 
+#define BOUND_MSG                                                                                  \
+	"This connection is bound to the access key of its first request (server model = "         \
+	"process): sign with that key or open a new connection."
+
 static void
-deny(struct req *r, const char *why)
+deny_msg(struct req *r, const char *why, const char *message)
 {
 	log_warn("DENY %s user=%s level=%s %s %s: %s", conn_peer(r->c),
 		 r->s.user[0] ? r->s.user : "-", r->s.level_text[0] ? r->s.level_text : "-",
@@ -202,7 +207,13 @@ deny(struct req *r, const char *why)
 	      r->s.user[0] ? r->s.user : "-", "akid", r->s.akid[0] ? r->s.akid : "-", "level",
 	      r->s.level_text[0] ? r->s.level_text : "-", "method", r->h->method, "bucket",
 	      r->bucket != NULL ? r->bucket : "-", "why", why);
-	s3_error(r, 403, "AccessDenied", "Access Denied");
+	s3_error(r, 403, "AccessDenied", message);
+}
+
+static void
+deny(struct req *r, const char *why)
+{
+	deny_msg(r, why, "Access Denied");
 }
 
 /* s3_error_rc: map a library error to an S3 error. */
@@ -377,6 +388,10 @@ authenticate(struct req *r)
 		deny(r, "anonymous request");
 		return -1;
 	}
+	if (res != SIGV4_OK && procmodel_bound_other(r->srv, r->auth.access_key)) {
+		deny_msg(r, "connection bound to another access key", BOUND_MSG);
+		return -1;
+	}
 	if (res != SIGV4_OK) {
 		log_warn("DENY %s %s %s: %s (%s)", conn_peer(r->c), r->h->method, r->h->target,
 			 sigv4_result_code(res), r->auth.detail);
@@ -404,6 +419,12 @@ authenticate(struct req *r)
 		      "access key of another user than the client certificate's");
 		s3_error(r, 403, "AccessDenied",
 			 "The access key belongs to another user than the client certificate.");
+		return -1;
+	}
+	/* model = process: the first request drops every key the session may
+	 * not use; later ones must come with the same access key. */
+	if (procmodel_bind(r->srv, &r->s) != 0) {
+		deny_msg(r, "connection bound to another access key", BOUND_MSG);
 		return -1;
 	}
 	return 0;
@@ -682,6 +703,23 @@ op_list_buckets(struct req *r)
 	send_xml(r, 200, &b);
 }
 
+int
+s3api_bucket_create(struct server *srv, const char *name, const char *label)
+{
+	int rc;
+
+	if (!keystore_level_exists(srv->ks, label) &&
+	    (rc = keystore_level_add(srv->ks, label)) != 0 && rc != CS_EEXIST)
+		return rc;
+	return catalog_bucket_create(srv->cat, name, label);
+}
+
+int
+s3api_bucket_delete(struct server *srv, const char *name)
+{
+	return catalog_bucket_delete(srv->cat, name);
+}
+
 static void
 op_create_bucket(struct req *r)
 {
@@ -716,12 +754,8 @@ op_create_bucket(struct req *r)
 		}
 		label = canon;
 	}
-	if (!keystore_level_exists(r->srv->ks, label) &&
-	    (rc = keystore_level_add(r->srv->ks, label)) != 0 && rc != CS_EEXIST) {
-		s3_error_rc(r, rc, "creating the level key");
-		return;
-	}
-	rc = catalog_bucket_create(r->srv->cat, r->bucket, label);
+	rc = procmodel_child(r->srv) ? procmodel_bucket(r->srv, true, r->bucket, label)
+				     : s3api_bucket_create(r->srv, r->bucket, label);
 	if (rc == CS_EEXIST) {
 		if (catalog_bucket_get(r->srv->cat, r->bucket, &existing) == 0 &&
 		    label_equal(&existing.label, &r->s.level))
@@ -769,7 +803,8 @@ op_delete_bucket(struct req *r)
 
 	if (bucket_for(r, true, &b) != 0)
 		return;
-	rc = catalog_bucket_delete(r->srv->cat, r->bucket);
+	rc = procmodel_child(r->srv) ? procmodel_bucket(r->srv, false, r->bucket, NULL)
+				     : s3api_bucket_delete(r->srv, r->bucket);
 	if (rc == CS_EEXIST) {
 		s3_error(r, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty");
 		return;
@@ -2024,7 +2059,11 @@ s3api_handle(struct conn *c)
 	r->x.chunk = r->srv->cfg.chunk_size;
 	r->x.q = r->srv->cfg.pipeline ? r->srv->sealq : NULL;
 	r->x.md5 = r->srv->md5c;
-	if (r->x.e == NULL) {
+	if (procmodel_request_begin(r->srv) != 0) {
+		/* A connection process that missed changes cannot trust its index. */
+		conn_close_after(c);
+		s3_error(r, 503, "SlowDown", "please reconnect (this connection's view is stale)");
+	} else if (r->x.e == NULL) {
 		s3_error(r, 503, "SlowDown", "no crypto engine available");
 	} else if (parse_target(r) != 0) {
 		s3_error(r, 400, "InvalidURI", "Couldn't parse the specified URI.");
@@ -2033,6 +2072,7 @@ s3api_handle(struct conn *c)
 			  r->s.user, r->s.level_text);
 		route(r);
 	}
+	procmodel_request_end(r->srv);
 	sigv4_auth_clear(&r->auth);
 	free(r->bucket);
 	free(r->key);

@@ -10,8 +10,19 @@
 #define CS_S3API_H
 
 struct conn;
+struct server;
 
 /* s3api_handle(c): authenticate, authorise and serve the request of c. */
 void s3api_handle(struct conn *c);
+
+/*
+ * s3api_bucket_create(srv, name, label): create the level's key if it has
+ * none, then the bucket (CS_EEXIST if it exists).  s3api_bucket_delete(srv,
+ * name): CS_ENOENT, or CS_EEXIST if not empty.  Called by the S3 operations,
+ * and by the parent of the process model for its children.
+ */
+int s3api_bucket_create(struct server *srv, const char *name, const char *label)
+	__attribute__((warn_unused_result));
+int s3api_bucket_delete(struct server *srv, const char *name) __attribute__((warn_unused_result));
 
 #endif /* CS_S3API_H */

@@ -26,6 +26,7 @@ struct workq;
 struct md5_shared;
 struct tls_ctx;
 struct cluster;
+struct procmodel;
 
 struct server {
 	struct config cfg;
@@ -44,6 +45,7 @@ struct server {
 	struct md5_shared *md5c; /* uploads' MD5 updates hashed together (NULL: alone) */
 	struct tls_ctx *tls;     /* NULL: plain HTTP */
 	struct cluster *cluster; /* the other front-ends (store = rados); NULL: none */
+	struct procmodel *proc;  /* model = process (procmodel.h); NULL: threads */
 	struct timespec started; /* CLOCK_MONOTONIC at start-up */
 	time_t started_wall;
 	pthread_t admin_thread;

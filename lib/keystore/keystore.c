@@ -53,6 +53,7 @@ struct keystore {
 	uint8_t *sys;            /* KEYSTORE_NSYSKEYS keys, secure memory */
 	struct ks_level *levels;
 	size_t nlevels;
+	bool restricted; /* keystore_restrict(): only some levels' KEKs and the name key */
 };
 
 /* ks_check_perm: st must be owned by us and closed to group and others. */
@@ -196,6 +197,8 @@ ks_seal_with(const uint8_t *key, const char *purpose, const uint8_t *in, size_t 
 	uint8_t *b;
 	int rc;
 
+	if (key == NULL) /* a restricted keystore */
+		return CS_EPERM;
 	if (n > KS_FILE_MAX - SEAL_OVERHEAD)
 		return CS_ERANGE;
 	if ((b = malloc(n + SEAL_OVERHEAD)) == NULL)
@@ -223,6 +226,8 @@ ks_unseal_with(const uint8_t *key, const char *purpose, const uint8_t *in, size_
 	size_t m;
 	int rc;
 
+	if (key == NULL)
+		return CS_EPERM;
 	if (n < SEAL_OVERHEAD || memcmp(in, SEAL_MAGIC, 4) != 0)
 		return CS_EAUTH;
 	m = n - SEAL_OVERHEAD;
@@ -245,6 +250,8 @@ int
 keystore_seal(struct keystore *ks, const char *purpose, const uint8_t *in, size_t n, uint8_t **out,
 	      size_t *outlen)
 {
+	if (ks->restricted)
+		return CS_EPERM;
 	return ks_seal_with(ks->seal_key, purpose, in, n, out, outlen);
 }
 
@@ -252,18 +259,24 @@ int
 keystore_unseal(struct keystore *ks, const char *purpose, const uint8_t *in, size_t n,
 		uint8_t **out, size_t *outlen)
 {
+	if (ks->restricted)
+		return CS_EPERM;
 	return ks_unseal_with(ks->seal_key, purpose, in, n, out, outlen);
 }
 
 int
 keystore_write_file(struct keystore *ks, const char *name, const uint8_t *data, size_t n)
 {
+	if (ks->restricted)
+		return CS_EPERM;
 	return ks->f.write(ks->f.arg, name, data, n, false);
 }
 
 int
 keystore_read_file(struct keystore *ks, const char *name, uint8_t **out, size_t *outlen)
 {
+	if (ks->restricted)
+		return CS_EPERM;
 	return ks->f.read(ks->f.arg, name, KS_FILE_MAX, out, outlen);
 }
 
@@ -1079,6 +1092,8 @@ keystore_close(struct keystore *ks)
 int
 keystore_derive(struct keystore *ks, const char *info, uint8_t key[KEYSTORE_KEY_LEN])
 {
+	if (ks->restricted)
+		return CS_EPERM;
 	return kdf_hkdf_sha256(key, KEYSTORE_KEY_LEN, ks->derive_key, KEYSTORE_KEY_LEN, NULL, 0,
 			       (const uint8_t *)info, strlen(info));
 }
@@ -1141,6 +1156,8 @@ keystore_level_add(struct keystore *ks, const char *id)
 
 	if (id == NULL || id[0] == '\0' || strlen(id) > ID_MAX)
 		return CS_EINVAL;
+	if (ks->restricted)
+		return CS_EPERM;
 	memset(&l, 0, sizeof(l));
 	pthread_rwlock_wrlock(&ks->lock);
 	if (ks_find_fresh(ks, id) != NULL) {
@@ -1184,6 +1201,8 @@ keystore_rotate(struct keystore *ks, const char *id, uint32_t *version)
 	uint8_t old_state = 0;
 	int rc;
 
+	if (ks->restricted)
+		return CS_EPERM;
 	pthread_rwlock_wrlock(&ks->lock);
 	if ((l = ks_find_fresh(ks, id)) == NULL) {
 		rc = CS_ENOENT;
@@ -1282,6 +1301,8 @@ keystore_destroy(struct keystore *ks, const char *id, uint32_t version)
 	unsigned n = 0;
 	int rc = CS_ENOENT, state = 0;
 
+	if (ks->restricted)
+		return CS_EPERM;
 	pthread_rwlock_wrlock(&ks->lock);
 	if ((l = ks_find_fresh(ks, id)) != NULL)
 		for (size_t i = 0; i < l->nv; i++)
@@ -1302,6 +1323,8 @@ keystore_shred(struct keystore *ks, const char *id, unsigned *nversions)
 	int rc = CS_ENOENT;
 
 	*nversions = 0;
+	if (ks->restricted)
+		return CS_EPERM;
 	pthread_rwlock_wrlock(&ks->lock);
 	if ((l = ks_find_fresh(ks, id)) != NULL)
 		rc = ks_destroy_versions(ks, l, 0, nversions);
@@ -1366,6 +1389,8 @@ keystore_level_reload(struct keystore *ks, const char *id)
 {
 	int rc;
 
+	if (ks->restricted)
+		return CS_EPERM;
 	pthread_rwlock_wrlock(&ks->lock);
 	rc = ks_level_reload_locked(ks, id);
 	pthread_rwlock_unlock(&ks->lock);
@@ -1493,8 +1518,36 @@ keystore_syskey(struct keystore *ks, enum keystore_syskey which, uint8_t key[KEY
 {
 	if ((unsigned)which >= KEYSTORE_NSYSKEYS)
 		return CS_EINVAL;
+	if (ks->restricted && which != KEYSTORE_NAME_KEY)
+		return CS_EPERM;
 	pthread_rwlock_rdlock(&ks->lock);
 	memcpy(key, ks->sys + (size_t)which * KEYSTORE_KEY_LEN, KEYSTORE_KEY_LEN);
+	pthread_rwlock_unlock(&ks->lock);
+	return 0;
+}
+
+/* ---- least privilege ----------------------------------------------------- */
+
+int
+keystore_restrict(struct keystore *ks, bool (*keep)(void *arg, const char *id), void *arg)
+{
+	size_t k = 0;
+
+	pthread_rwlock_wrlock(&ks->lock);
+	for (size_t i = 0; i < ks->nlevels; i++) {
+		if (keep(arg, ks->levels[i].id))
+			ks->levels[k++] = ks->levels[i];
+		else
+			level_free(&ks->levels[i]);
+	}
+	ks->nlevels = k;
+	secmem_free(ks->seal_key, KEYSTORE_KEY_LEN);
+	secmem_free(ks->derive_key, KEYSTORE_KEY_LEN);
+	ks->seal_key = ks->derive_key = NULL;
+	for (unsigned i = 0; i < KEYSTORE_NSYSKEYS; i++)
+		if (i != KEYSTORE_NAME_KEY)
+			secmem_wipe(ks->sys + (size_t)i * KEYSTORE_KEY_LEN, KEYSTORE_KEY_LEN);
+	ks->restricted = true;
 	pthread_rwlock_unlock(&ks->lock);
 	return 0;
 }

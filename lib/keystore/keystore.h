@@ -249,4 +249,17 @@ int keystore_write_file(struct keystore *ks, const char *name, const uint8_t *da
 int keystore_read_file(struct keystore *ks, const char *name, uint8_t **out, size_t *outlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * keystore_restrict(ks, keep, arg): least privilege for a process that
+ * serves one session (server model = process).  Every level for which
+ * keep(arg, id) is false is wiped from memory and forgotten; so are the
+ * sealing and derivation keys (the root key's stand-ins) and every system
+ * key but the object-name key.  Afterwards the keystore opens and seals
+ * objects of the kept levels only; keystore_seal/unseal/derive, the file
+ * functions and every key change fail with CS_EPERM.  Irreversible; call
+ * it while no other thread uses ks.
+ */
+int keystore_restrict(struct keystore *ks, bool (*keep)(void *arg, const char *id), void *arg)
+	__attribute__((warn_unused_result));
+
 #endif /* CS_KEYSTORE_H */

@@ -166,27 +166,7 @@ def open_conns(srv):
     return None, None
 
 
-def sign(srv, method, path, headers=None, level="s0"):
-    """Headers (name, value) of a SigV4-signed request (UNSIGNED-PAYLOAD);
-    every header given, Content-Length included, is signed."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    ak, sk = srv.creds[level]
-    host = "127.0.0.1:%d" % srv.port
-    h = {"Host": host, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
-    h.update(headers or {})
-    req = AWSRequest(method=method, url="http://" + host + path, headers=h)
-    SigV4Auth(Credentials(ak, sk), "s3", harness.REGION).add_auth(req)
-    return list(req.headers.items())
-
-
-def wire(method, path, headers, body=b""):
-    """The bytes of a request."""
-    head = "%s %s HTTP/1.1\r\n" % (method, path)
-    head += "".join("%s: %s\r\n" % (k, v) for k, v in headers)
-    return (head + "\r\n").encode("latin-1") + body
+sign, wire = harness.sign, harness.wire
 
 
 def signed(srv, method, path, body=b"", headers=None, length=True):

@@ -7,6 +7,7 @@ test checks; a test decides and reports through Tap.
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -250,3 +251,74 @@ class FrontEnd(Server):
         p = subprocess.run([self.cli, "admin", "--socket", self.sock] + list(args),
                            capture_output=True, timeout=timeout)
         return p.returncode, p.stdout.decode(), p.stderr.decode(), time.monotonic() - t0
+
+
+def memory_contains(pid, needles):
+    """Which needles occur in any readable, resident mapping of process pid.
+
+    Mappings with nothing resident are skipped (they read as zeros), and so
+    are mappings over 4 GiB (a sanitizer's shadow memory): their number is
+    reported in SKIPPED, for the diagnostics.
+    """
+    found = set()
+    maps = []
+    with open("/proc/%d/smaps" % pid) as f:
+        cur = None
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                addr, perms = line.split()[:2]
+                lo, hi = (int(x, 16) for x in addr.split("-"))
+                cur = [lo, hi, perms, 0, line.strip()]
+                maps.append(cur)
+            elif line.startswith("Rss:") and cur is not None:
+                cur[3] = int(line.split()[1])
+    SKIPPED[0] = 0
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for lo, hi, perms, rss, desc in maps:
+            if not perms.startswith("r") or rss == 0 or "[vvar]" in desc or \
+                    "[vsyscall]" in desc:
+                continue
+            if hi - lo > (4 << 30):
+                SKIPPED[0] += 1
+                continue
+            off, tail = lo, b""
+            while off < hi:
+                n = min(hi - off, 8 << 20)
+                try:
+                    mem.seek(off)
+                    b = mem.read(n)
+                except OSError:
+                    break
+                chunk = tail + b
+                for nd in needles:
+                    if nd in chunk:
+                        found.add(nd)
+                tail = b[-64:]
+                off += n
+    return found
+
+
+SKIPPED = [0]
+
+
+def sign(srv, method, path, headers=None, level="s0"):
+    """Headers (name, value) of a SigV4-signed request (UNSIGNED-PAYLOAD);
+    every header given, Content-Length included, is signed."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    ak, sk = srv.creds[level]
+    host = "127.0.0.1:%d" % srv.port
+    h = {"Host": host, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    h.update(headers or {})
+    req = AWSRequest(method=method, url="http://" + host + path, headers=h)
+    SigV4Auth(Credentials(ak, sk), "s3", REGION).add_auth(req)
+    return list(req.headers.items())
+
+
+def wire(method, path, headers, body=b""):
+    """The bytes of a request."""
+    head = "%s %s HTTP/1.1\r\n" % (method, path)
+    head += "".join("%s: %s\r\n" % (k, v) for k, v in headers)
+    return (head + "\r\n").encode("latin-1") + body

@@ -45,6 +45,10 @@ import tempfile
 import time
 import traceback
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import memory_contains  # noqa: E402
+
 LEVELS = ["s0", "s1", "s2", "s3"]
 REGION = "us-east-1"
 PER_LEVEL = 12  # objects per level before the rotation of s2, and as many after
@@ -229,52 +233,6 @@ def files_containing(top, needles):
     return hits
 
 
-def memory_contains(pid, needles):
-    """Which needles occur in any readable, resident mapping of process pid.
-
-    Mappings with nothing resident are skipped (they read as zeros), and so
-    are mappings over 4 GiB (a sanitizer's shadow memory): their number is
-    reported in SKIPPED, for the diagnostics.
-    """
-    found = set()
-    maps = []
-    with open("/proc/%d/smaps" % pid) as f:
-        cur = None
-        for line in f:
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                addr, perms = line.split()[:2]
-                lo, hi = (int(x, 16) for x in addr.split("-"))
-                cur = [lo, hi, perms, 0, line.strip()]
-                maps.append(cur)
-            elif line.startswith("Rss:") and cur is not None:
-                cur[3] = int(line.split()[1])
-    SKIPPED[0] = 0
-    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for lo, hi, perms, rss, desc in maps:
-            if not perms.startswith("r") or rss == 0 or "[vvar]" in desc or \
-                    "[vsyscall]" in desc:
-                continue
-            if hi - lo > (4 << 30):
-                SKIPPED[0] += 1
-                continue
-            off, tail = lo, b""
-            while off < hi:
-                n = min(hi - off, 8 << 20)
-                try:
-                    mem.seek(off)
-                    b = mem.read(n)
-                except OSError:
-                    break
-                chunk = tail + b
-                for nd in needles:
-                    if nd in chunk:
-                        found.add(nd)
-                tail = b[-64:]
-                off += n
-    return found
-
-
-SKIPPED = [0]
 
 
 def stored_headers(srv):

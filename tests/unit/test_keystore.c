@@ -337,6 +337,67 @@ test_passphrase_root(void **state)
 	secmem_free(root, 32);
 }
 
+static bool
+keep_s0_s1(void *arg, const char *id)
+{
+	(void)arg;
+	return strcmp(id, "s0") == 0 || strcmp(id, "s1") == 0;
+}
+
+/* keystore_restrict: only the kept levels' KEKs and the name key stay;
+ * everything that needs the sealing or derivation key is refused. */
+static void
+test_restrict(void **state)
+{
+	char d[128], r[128], why[256] = "";
+	uint8_t k0[32], k[32], name[32], name2[32], *sealed = NULL;
+	size_t sl = 0;
+	struct keystore *ks;
+	uint32_t v;
+	unsigned nv;
+	int n = 0;
+
+	(void)state;
+	snprintf(d, sizeof(d), "%s/rst", base);
+	snprintf(r, sizeof(r), "%s/rst.key", base);
+	if (keystore_open(&ks, d, r, true, why, sizeof(why)) != 0)
+		fail_msg("%s", why);
+	assert_int_equal(keystore_level_add(ks, "s0"), 0);
+	assert_int_equal(keystore_level_add(ks, "s1"), 0);
+	assert_int_equal(keystore_level_add(ks, "s2"), 0);
+	assert_int_equal(keystore_active(ks, "s0", &v, k0), 0);
+	assert_int_equal(keystore_syskey(ks, KEYSTORE_NAME_KEY, name), 0);
+	assert_int_equal(keystore_restrict(ks, keep_s0_s1, NULL), 0);
+	/* kept */
+	assert_int_equal(keystore_kek(ks, "s0", 1, k), 0);
+	assert_memory_equal(k, k0, 32);
+	assert_int_equal(keystore_active(ks, "s1", &v, k), 0);
+	assert_int_equal(keystore_syskey(ks, KEYSTORE_NAME_KEY, name2), 0);
+	assert_memory_equal(name, name2, 32);
+	keystore_level_ids(ks, count_cb, &n);
+	assert_int_equal(n, 2);
+	/* gone */
+	assert_int_equal(keystore_kek(ks, "s2", 1, k), CS_ENOENT);
+	assert_false(keystore_level_exists(ks, "s2"));
+	assert_int_equal(keystore_syskey(ks, KEYSTORE_CATALOG_KEY, k), CS_EPERM);
+	assert_int_equal(keystore_derive(ks, "audit", k), CS_EPERM);
+	assert_int_equal(keystore_seal(ks, "catalog", k, 4, &sealed, &sl), CS_EPERM);
+	assert_int_equal(keystore_unseal(ks, "catalog", k, 32, &sealed, &sl), CS_EPERM);
+	assert_null(sealed);
+	assert_int_equal(keystore_level_add(ks, "s3"), CS_EPERM);
+	assert_int_equal(keystore_rotate(ks, "s0", &v), CS_EPERM);
+	assert_int_equal(keystore_shred(ks, "s1", &nv), CS_EPERM);
+	assert_int_equal(keystore_read_file(ks, "identities.sealed", &sealed, &sl), CS_EPERM);
+	keystore_close(ks);
+	/* Nothing was changed on disk: a full open still has all three. */
+	if (keystore_open(&ks, d, r, false, why, sizeof(why)) != 0)
+		fail_msg("%s", why);
+	assert_int_equal(keystore_kek(ks, "s2", 1, k), 0);
+	assert_int_equal(keystore_kek(ks, "s0", 1, k), 0);
+	assert_memory_equal(k, k0, 32);
+	keystore_close(ks);
+}
+
 static void
 test_derive(void **state)
 {
@@ -606,6 +667,7 @@ main(void)
 		cmocka_unit_test(test_orphans_scrubbed),
 		cmocka_unit_test(test_passphrase_root),
 		cmocka_unit_test(test_derive),
+		cmocka_unit_test(test_restrict),
 		cmocka_unit_test(test_shared_files_two_front_ends),
 		cmocka_unit_test(test_shared_files_newer_kek_kept),
 	};
