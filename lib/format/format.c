@@ -728,14 +728,76 @@ err:
 
 #define FORMAT_SLOTS 2
 
+/*
+ * Batch buffers (FORMAT_BATCH records, ~0.5 MiB at the default chunk size)
+ * are kept for reuse: allocating one per object meant an mmap, 128 page
+ * faults of zeroed pages and an munmap with a TLB shoot-down for every PUT
+ * and GET, which cost more than the cipher for small objects.  A returned
+ * buffer is wiped first where it may hold plaintext (the caller says how
+ * many bytes); the pool keeps at most POOL_MAX of them (16 MiB), of any one
+ * size at a time.  Objects of one batch or less never take a pooled buffer:
+ * they get exactly the records they need.
+ */
+#define POOL_MAX 32
+
+static struct {
+	pthread_mutex_t mu;
+	size_t size; /* the buffers' size; a different size empties the pool */
+	unsigned n;
+	uint8_t *b[POOL_MAX];
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* batch_get(size): a buffer of size bytes, pre-touched if it comes from the pool. */
+static uint8_t *
+batch_get(size_t size)
+{
+	uint8_t *b = NULL;
+
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n > 0 && pool.size == size)
+		b = pool.b[--pool.n];
+	pthread_mutex_unlock(&pool.mu);
+	return b != NULL ? b : malloc(size);
+}
+
+/* batch_put(b, size, dirty): wipe the first dirty bytes of b (which may hold
+ * plaintext), then keep b for batch_get or free it.  NULL is a no-op. */
+static void
+batch_put(uint8_t *b, size_t size, size_t dirty)
+{
+	uint8_t *drop[POOL_MAX];
+	unsigned nd = 0;
+
+	if (b == NULL)
+		return;
+	if (dirty > 0)
+		secmem_wipe(b, dirty < size ? dirty : size);
+	pthread_mutex_lock(&pool.mu);
+	if (pool.size != size) { /* a new geometry: the old buffers go */
+		while (pool.n > 0)
+			drop[nd++] = pool.b[--pool.n];
+		pool.size = size;
+	}
+	if (pool.n < POOL_MAX) {
+		pool.b[pool.n++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&pool.mu);
+	free(b);
+	while (nd > 0)
+		free(drop[--nd]);
+}
+
 struct format_writer;
 
 struct wslot {
 	struct format_writer *w;
-	uint8_t *bufs;  /* FORMAT_BATCH record buffers of recsz bytes */
+	uint8_t *bufs;  /* cap record buffers of recsz bytes */
+	size_t cap;     /* 1 until a second chunk needs room, then FORMAT_BATCH */
 	uint64_t first; /* chunk index of its first record */
 	size_t n;
-	bool busy; /* with a worker */
+	bool busy;  /* with a worker */
+	bool dirty; /* may hold plaintext: filled since it was last sealed */
 };
 
 struct format_writer {
@@ -776,13 +838,14 @@ format_writer_new_async(struct format_writer **out, struct format_obj *o, struct
 	w->recsz = format_rec_size(o);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	for (unsigned i = 0; i < (q != NULL ? FORMAT_SLOTS : 1); i++) {
+	for (unsigned i = 0; i < FORMAT_SLOTS; i++)
 		w->slot[i].w = w;
-		if ((w->slot[i].bufs = malloc(FORMAT_BATCH * w->recsz)) == NULL) {
-			format_writer_free(w);
-			return CS_ENOMEM;
-		}
+	/* One record to start with: most objects are small (batch_get). */
+	if ((w->slot[0].bufs = malloc(w->recsz)) == NULL) {
+		format_writer_free(w);
+		return CS_ENOMEM;
 	}
+	w->slot[0].cap = 1;
 	iov.iov_base = o->hdr;
 	iov.iov_len = o->hlen;
 	if ((rc = sink(arg, 0, &iov, 1)) != 0) {
@@ -816,6 +879,7 @@ slot_flush(struct format_writer *w, struct wslot *s, struct engine *e, bool fina
 	}
 	if ((rc = engine_seal(e, recs, s->n)) != 0)
 		return rc;
+	s->dirty = false; /* sealed in place: ciphertext only */
 	for (size_t i = 0; i < s->n; i++) {
 		iov[i].iov_base = recs[i].buf + FORMAT_AAD_LEN;
 		iov[i].iov_len = format_rec_stored(w->o, &recs[i]);
@@ -882,6 +946,29 @@ writer_batch_full(struct format_writer *w)
 	return writer_wait(w, (int)w->cur);
 }
 
+/* slot_room: make the current slot hold record w->nfull (a whole batch
+ * from the pool once the first record is not enough). */
+static int
+slot_room(struct format_writer *w)
+{
+	struct wslot *s = &w->slot[w->cur];
+	size_t full = FORMAT_BATCH * w->recsz;
+	uint8_t *b;
+
+	if (s->bufs != NULL && w->nfull < s->cap)
+		return 0;
+	if ((b = batch_get(full)) == NULL)
+		return CS_ENOMEM;
+	if (s->bufs != NULL) {
+		memcpy(b, s->bufs, s->cap * w->recsz);
+		secmem_wipe(s->bufs, s->cap * w->recsz);
+		free(s->bufs);
+	}
+	s->bufs = b;
+	s->cap = FORMAT_BATCH;
+	return 0;
+}
+
 int
 format_writer_write(struct format_writer *w, const void *data, size_t len)
 {
@@ -907,9 +994,14 @@ format_writer_write(struct format_writer *w, const void *data, size_t len)
 				return rc;
 			}
 		}
+		if (w->fill == 0 && (rc = slot_room(w)) != 0) {
+			w->err = rc;
+			return rc;
+		}
 		n = w->o->chunk - w->fill;
 		if (n > len)
 			n = len;
+		w->slot[w->cur].dirty = true;
 		memcpy(format_rec_text(w->o, w->slot[w->cur].bufs + w->nfull * w->recsz) + w->fill,
 		       p, n);
 		w->fill += n;
@@ -952,11 +1044,17 @@ format_writer_free(struct format_writer *w)
 	if (w == NULL)
 		return;
 	(void)writer_wait(w, -1); /* never free buffers a worker still uses */
-	for (unsigned i = 0; i < FORMAT_SLOTS; i++)
-		if (w->slot[i].bufs != NULL) {
-			secmem_wipe(w->slot[i].bufs, FORMAT_BATCH * w->recsz);
-			free(w->slot[i].bufs);
+	for (unsigned i = 0; i < FORMAT_SLOTS; i++) {
+		struct wslot *sl = &w->slot[i];
+		size_t size = sl->cap * w->recsz;
+
+		if (sl->cap == FORMAT_BATCH) {
+			batch_put(sl->bufs, size, sl->dirty ? size : 0);
+		} else if (sl->bufs != NULL) {
+			secmem_wipe(sl->bufs, size);
+			free(sl->bufs);
 		}
+	}
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
@@ -1078,7 +1176,7 @@ format_read_v(struct format_obj *o, struct engine *e, format_source_fn source, v
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 	struct rslot slots[FORMAT_SLOTS];
-	size_t recsz = format_rec_size(o);
+	size_t recsz = format_rec_size(o), full = FORMAT_BATCH * recsz, bsize = full;
 	unsigned ns = q != NULL ? FORMAT_SLOTS : 1;
 	uint64_t first, last, next;
 	int rc = 0;
@@ -1089,11 +1187,17 @@ format_read_v(struct format_obj *o, struct engine *e, format_source_fn source, v
 		return 0;
 	first = off / o->chunk;
 	last = (off + len - 1) / o->chunk;
+	/* A range of one batch or less: one slot of just its records. */
+	if (last - first + 1 < FORMAT_BATCH) {
+		ns = 1;
+		bsize = (size_t)(last - first + 1) * recsz;
+	}
 	memset(slots, 0, sizeof(slots));
 	for (unsigned k = 0; k < ns; k++) {
 		slots[k] = (struct rslot){
 			.o = o, .source = source, .sarg = sarg, .mu = &mu, .cv = &cv};
-		if ((slots[k].bufs = malloc(FORMAT_BATCH * recsz)) == NULL)
+		slots[k].bufs = bsize == full ? batch_get(full) : malloc(bsize);
+		if (slots[k].bufs == NULL)
 			rc = CS_ENOMEM;
 	}
 	/* Batch b covers chunks first + b*FORMAT_BATCH ..; slot b % ns holds it. */
@@ -1146,11 +1250,15 @@ format_read_v(struct format_obj *o, struct engine *e, format_source_fn source, v
 		while (slots[k].busy)
 			pthread_cond_wait(&cv, &mu);
 	pthread_mutex_unlock(&mu);
-	for (unsigned k = 0; k < ns; k++)
-		if (slots[k].bufs != NULL) {
-			secmem_wipe(slots[k].bufs, FORMAT_BATCH * recsz);
+	/* Opened records hold plaintext: wiped before reuse or release. */
+	for (unsigned k = 0; k < ns; k++) {
+		if (bsize == full) {
+			batch_put(slots[k].bufs, full, full);
+		} else if (slots[k].bufs != NULL) {
+			secmem_wipe(slots[k].bufs, bsize);
 			free(slots[k].bufs);
 		}
+	}
 	return rc;
 }
 
