@@ -7,7 +7,10 @@
 #                   integration tests against a TSan build of the threaded server, and
 #                   every libFuzzer target for 60 s (build-fuzz/, clang)
 #   make asan       build and test under ASan+UBSan only (build-asan/)
-#   make bench      build optimised (build-release/) and run the benchmarks
+#   make bench      build optimised (build-release/) and run the benchmarks: aestest, then
+#                   bench-peers and bench-clients (about 15 min; docs/BENCHMARKS.md)
+#   make bench-peers    cryptstored against iperf3, nc|openssl, nginx, gocryptfs (~7 min)
+#   make bench-clients  MB/s against 1/10/100 clients per suite and server model, PNGs (~5 min)
 #   make bench-shred   key shred against shred -n1 of 10 GiB on the real disk
 #   make bench-tls  the server over HTTP and over HTTPS (TLS 1.3), loadgen, interleaved rounds
 #   make paper      the original paper's experiments re-run: AES user vs kernel in a qemu VM,
@@ -22,7 +25,7 @@ FUZZ_TARGETS = http sigv4 awschunked s3xml label format keystore objmeta audit c
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run check asan bench bench-shred bench-tls paper soak valgrind fuzz format clean deps deps-check deps-run deps-paper
+.PHONY: all build run check asan bench bench-peers bench-clients bench-shred bench-tls paper soak valgrind fuzz format clean deps deps-check deps-run deps-paper
 
 all: build
 
@@ -86,6 +89,16 @@ asan: deps-check build-asan/build.ninja
 bench: deps build-release/build.ninja
 	$(NINJA) -C build-release
 	build-release/bench/aestest
+	bash bench/peers.sh --runs 5 --build build-release
+	bash bench/clients.sh --runs 3 --build build-release
+
+bench-peers: deps build-release/build.ninja
+	$(NINJA) -C build-release
+	bash bench/peers.sh --runs 5 --build build-release
+
+bench-clients: deps build-release/build.ninja
+	$(NINJA) -C build-release
+	bash bench/clients.sh --runs 3 --build build-release
 
 # Key shred against `shred -n1` of the same data: writes 10 GiB under /var/tmp (real disk).
 bench-shred: deps-check build-release/build.ninja
