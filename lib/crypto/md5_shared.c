@@ -11,10 +11,12 @@
 #include "util/err.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
-#define LANES_MAX 64u
+#define LANES_MAX     64u
+#define GATHER_YIELDS 2 /* times a combiner yields for more streams before a thin round */
 
 struct md5_req {
 	struct md5_req *next;
@@ -28,6 +30,7 @@ struct md5_req {
 struct md5_shared {
 	pthread_mutex_t mu;
 	struct md5_req *head, *tail;
+	unsigned queued; /* requests in the queue */
 	bool busy;
 	unsigned lanes;
 	size_t slice;
@@ -102,6 +105,7 @@ combine_round(struct md5_shared *c)
 		if (c->tail == r)
 			c->tail = prev;
 		r->done = true;
+		c->queued--;
 		pthread_cond_signal(&r->cv);
 	}
 	c->stats.rounds++;
@@ -123,14 +127,28 @@ md5_shared_update(struct md5_shared *c, struct md5_mb_state *st, const void *dat
 	else
 		c->head = &me;
 	c->tail = &me;
+	c->queued++;
 	while (!me.done) {
+		unsigned waits = 0;
+
 		if (c->busy) {
 			pthread_cond_wait(&me.cv, &c->mu);
 			continue;
 		}
 		c->busy = true;
-		while (!me.done)
+		while (!me.done) {
+			/* A round of few lanes costs nearly what a full one does:
+			 * let the other runnable uploads reach the queue first. */
+			if (c->queued < c->lanes / 2 && waits < GATHER_YIELDS) {
+				waits++;
+				pthread_mutex_unlock(&c->mu);
+				sched_yield();
+				pthread_mutex_lock(&c->mu);
+				continue;
+			}
+			waits = 0;
 			combine_round(c);
+		}
 		c->busy = false;
 		if (c->head != NULL) {
 			c->stats.handoffs++;
