@@ -379,28 +379,60 @@ open_store(struct server *srv)
 	return 0;
 }
 
+/*
+ * The demo credentials go out with write(2) from buffers wiped right after:
+ * stdio would keep them in its buffers (stdout's, and the credentials
+ * FILE's after fclose), and with model = process every connection process
+ * would inherit them, keys it must not hold.
+ */
 struct banner {
 	struct server *srv;
 	int n;
-	FILE *f; /* the credentials file, or NULL */
+	int fd; /* the credentials file, or -1 */
+	bool fd_failed;
 	char level[64], akid[IDENTITY_AKID_LEN + 1],
 		secret[IDENTITY_SECRET_LEN + 1]; /* the first */
 };
+
+/* write_secret: all of line (which holds a secret) to fd, then wipe it. */
+static bool
+write_secret(int fd, char *line, size_t size)
+{
+	size_t n = strnlen(line, size), off = 0;
+
+	while (off < n) {
+		ssize_t k = write(fd, line + off, n - off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	secmem_wipe(line, size);
+	return off == n;
+}
 
 static void
 banner_key(void *arg, const char *akid, const char *user, const char *level)
 {
 	struct banner *b = arg;
 	uint8_t secret[64];
+	char line[LABEL_STR_MAX + IDENTITY_AKID_LEN + 128];
 	size_t sl = 0;
 
 	if (strcmp(user, "demo") != 0 ||
 	    identity_lookup(b->srv->ids, akid, secret, sizeof(secret), &sl) != 0)
 		return;
-	printf("  %-6s  AWS_ACCESS_KEY_ID=%s  AWS_SECRET_ACCESS_KEY=%.*s\n", level, akid, (int)sl,
-	       (const char *)secret);
-	if (b->f != NULL)
-		fprintf(b->f, "%s %s %.*s\n", level, akid, (int)sl, (const char *)secret);
+	snprintf(line, sizeof(line), "  %-6s  AWS_ACCESS_KEY_ID=%s  AWS_SECRET_ACCESS_KEY=%.*s\n",
+		 level, akid, (int)sl, (const char *)secret);
+	(void)write_secret(STDOUT_FILENO, line, sizeof(line));
+	if (b->fd >= 0) {
+		snprintf(line, sizeof(line), "%s %s %.*s\n", level, akid, (int)sl,
+			 (const char *)secret);
+		if (!write_secret(b->fd, line, sizeof(line)))
+			b->fd_failed = true;
+	}
 	if (b->n == 0 && sl <= IDENTITY_SECRET_LEN) {
 		snprintf(b->level, sizeof(b->level), "%.63s", level);
 		snprintf(b->akid, sizeof(b->akid), "%s", akid);
@@ -488,46 +520,45 @@ print_banner(struct server *srv)
 {
 	const char *scheme = srv->tls != NULL ? "https" : "http";
 	struct banner b;
-	int fd;
 
 	if (!srv->cfg.init_demo)
 		return;
 	memset(&b, 0, sizeof(b));
 	b.srv = srv;
+	b.fd = -1;
 	if (srv->cfg.credentials_file[0] != '\0') {
 		(void)unlink(srv->cfg.credentials_file);
-		fd = open(srv->cfg.credentials_file,
-			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 || (b.f = fdopen(fd, "w")) == NULL) {
+		b.fd = open(srv->cfg.credentials_file,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (b.fd < 0)
 			log_warn("cannot write %s: %s", srv->cfg.credentials_file, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-		}
 	}
 	printf("\ncryptstored %s listening on %s://%s:%u (region %s)\n", VERSION, scheme,
 	       srv->cfg.listen, srv->cfg.port, srv->cfg.region);
 	printf("Test identity 'demo' (clearance s0-s3): one access key per session level.\n"
 	       "A key reads buckets at or below its level and writes only at its level.\n");
+	fflush(stdout); /* what follows is written past stdio */
 	identity_keys(srv->ids, banner_key, &b);
-	if (b.f != NULL && fclose(b.f) != 0)
+	if (b.fd >= 0 && (b.fd_failed || fsync(b.fd) != 0 || close(b.fd) != 0))
 		log_warn("cannot write %s", srv->cfg.credentials_file);
 	if (b.n > 0) {
-		char bucket[80];
+		char bucket[80], try[1024];
 
 		snprintf(bucket, sizeof(bucket), "level-%s", b.level);
 		for (char *p = bucket; *p; p++)
 			if (*p == ':' || *p == ',' || *p == '_')
 				*p = '-';
-		printf("\nTry it with the %s key (paste these lines into a shell):\n"
-		       "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
-		       "AWS_DEFAULT_REGION=%s\n"
-		       "  aws --endpoint-url %s://%s:%u s3 cp /etc/hostname s3://%s/hello.txt\n"
-		       "  aws --endpoint-url %s://%s:%u s3 ls s3://%s/\n\n",
-		       b.level, b.akid, b.secret, srv->cfg.region, scheme, srv->cfg.listen,
-		       srv->cfg.port, bucket, scheme, srv->cfg.listen, srv->cfg.port, bucket);
+		snprintf(try, sizeof(try),
+			 "\nTry it with the %s key (paste these lines into a shell):\n"
+			 "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
+			 "AWS_DEFAULT_REGION=%s\n"
+			 "  aws --endpoint-url %s://%s:%u s3 cp /etc/hostname s3://%s/hello.txt\n"
+			 "  aws --endpoint-url %s://%s:%u s3 ls s3://%s/\n\n",
+			 b.level, b.akid, b.secret, srv->cfg.region, scheme, srv->cfg.listen,
+			 srv->cfg.port, bucket, scheme, srv->cfg.listen, srv->cfg.port, bucket);
+		(void)write_secret(STDOUT_FILENO, try, sizeof(try));
 	}
 	secmem_wipe(b.secret, sizeof(b.secret));
-	fflush(stdout);
 }
 
 int

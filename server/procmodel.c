@@ -2,6 +2,7 @@
  * procmodel: a process per connection (model = process).  See procmodel.h.
  */
 #include "procmodel.h"
+#include "audit/audit.h"
 #include "catalog.h"
 #include "conn.h"
 #include "identity.h"
@@ -35,10 +36,11 @@
 /* The change log: 4096 entries of ~1.4 KiB, 5.6 MiB of shared memory,
  * touched as it fills.  A process that falls further behind than that
  * cannot tell what it missed (children: 503 and close; parent: re-index). */
-#define RING         4096
-#define APPLY_MAX    16          /* entries copied out per lock */
-#define MSG_MAX      (16u << 10) /* a channel message, either way */
-#define STOP_WAIT_MS 5000
+#define RING            4096
+#define APPLY_MAX       16          /* entries copied out per lock */
+#define MSG_MAX         (16u << 10) /* a channel message, either way */
+#define STOP_WAIT_MS    5000
+#define REPLY_NEW_LEVEL 1 /* a bucket request's answer: a level key was created */
 
 struct pm_entry {
 	uint64_t seq;
@@ -65,6 +67,8 @@ struct pm_child {
 struct procmodel {
 	struct pm_shared *sh;
 	struct engine *e; /* the parent's, for re-indexing */
+	pid_t parent;     /* the only process that may log bucket changes */
+	char *msg;        /* MSG_MAX + 1 bytes: a child's message, in the parent */
 	uint64_t seen;    /* the last entry applied (or skipped) here */
 	/* parent */
 	pthread_rwlock_t fork_lock; /* admin commands (read) against fork (write) */
@@ -81,6 +85,7 @@ struct procmodel {
 /* A child's state for its signal handler. */
 static struct server *child_srv;
 static volatile sig_atomic_t child_busy;
+static int child_fd = -1;
 
 static void
 sh_lock(struct pm_shared *sh)
@@ -149,6 +154,15 @@ pm_sync(struct server *srv)
 			pm->seen = e->seq;
 			if (e->pid == self)
 				continue;
+			if (e->bucket && e->pid != pm->parent) {
+				/* Children never change buckets themselves (the parent
+				 * does it for them): such an entry is forged. */
+				log_error(
+					"process model: ignoring a bucket change logged by process "
+					"%d",
+					(int)e->pid);
+				continue;
+			}
 			rc = e->bucket ? catalog_bucket_apply(srv->cat, e->bname,
 							      e->gone ? NULL : &e->b)
 				       : catalog_refresh_object(srv->cat, e->bname, e->name);
@@ -190,6 +204,8 @@ parent_sync(struct server *srv)
 	pthread_rwlock_unlock(&srv->proc->fork_lock);
 }
 
+static void drain(struct server *srv, pid_t child, int ctl, bool alive);
+
 /* on_identities: a user or key changed (admin command, parent): children
  * hold copies of the table, so they go; clients reconnect to new ones. */
 static void
@@ -210,11 +226,14 @@ procmodel_init(struct server *srv, struct engine *e)
 	pthread_mutexattr_t ma;
 	int rc = 0;
 
-	if (pm == NULL)
+	if (pm == NULL || (pm->msg = malloc(MSG_MAX + 1)) == NULL) {
+		free(pm);
 		return CS_ENOMEM;
+	}
 	pm->sh = mmap(NULL, sizeof(*pm->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
 		      0);
 	if (pm->sh == MAP_FAILED) {
+		free(pm->msg);
 		free(pm);
 		return CS_ENOMEM;
 	}
@@ -226,13 +245,23 @@ procmodel_init(struct server *srv, struct engine *e)
 	pthread_mutexattr_destroy(&ma);
 	if (rc != 0) {
 		munmap(pm->sh, sizeof(*pm->sh));
+		free(pm->msg);
 		free(pm);
 		return rc;
 	}
 	pm->sh->head = 1;
 	pm->ctl = -1;
 	pm->e = e;
-	pthread_rwlock_init(&pm->fork_lock, NULL);
+	pm->parent = getpid();
+	{
+		/* Writers first: a stream of admin commands must not starve fork. */
+		pthread_rwlockattr_t ra;
+
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&pm->fork_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	pthread_mutex_init(&pm->mu, NULL);
 	srv->proc = pm;
 	catalog_set_notify(srv->cat, on_change, srv);
@@ -249,9 +278,12 @@ procmodel_free(struct server *srv)
 		return;
 	catalog_set_notify(srv->cat, NULL, NULL);
 	identity_set_notify(srv->ids, NULL, NULL);
-	for (unsigned i = 0; i < pm->nkids; i++)
+	for (unsigned i = 0; i < pm->nkids; i++) {
+		drain(srv, pm->kids[i].pid, pm->kids[i].ctl, false);
 		close(pm->kids[i].ctl);
+	}
 	free(pm->kids);
+	free(pm->msg);
 	pthread_mutex_destroy(&pm->sh->mu);
 	munmap(pm->sh, sizeof(*pm->sh));
 	pthread_rwlock_destroy(&pm->fork_lock);
@@ -272,9 +304,11 @@ static void
 on_child_term(int sig)
 {
 	(void)sig;
-	if (!child_busy)
-		_exit(0);                         /* between requests: nothing to finish */
-	atomic_store(&child_srv->stopping, true); /* close after this request */
+	/* Close after this request; between requests, now: shutdown() wakes
+	 * the read, the connection ends and child_main wipes the keys. */
+	atomic_store(&child_srv->stopping, true);
+	if (!child_busy && child_fd >= 0)
+		shutdown(child_fd, SHUT_RDWR);
 }
 
 /* close_sockets: every inherited socket but the client's and the channel
@@ -310,9 +344,12 @@ child_main(struct server *srv, const struct procmodel_hooks *hooks, int fd, int 
 
 	memset(&sa, 0, sizeof(sa));
 	child_srv = srv;
+	child_fd = fd;
 	sa.sa_handler = on_child_term;
 	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
+	/* Ctrl-C reaches the whole process group: the parent stops the
+	 * children in order (SIGTERM), they do not die mid-request. */
+	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	pm->child = true;
 	pm->ctl = ctl;
@@ -322,6 +359,9 @@ child_main(struct server *srv, const struct procmodel_hooks *hooks, int fd, int 
 	pm->nkids = pm->cap = 0;
 	close_sockets(fd, ctl);
 	srv->admin_fd = -1;
+	/* Audit events go to the parent: no chain key, no log file here. */
+	audit_close(srv->audit);
+	srv->audit = NULL;
 	identity_set_notify(srv->ids, NULL, NULL);
 	atomic_store(&srv->nconn, 1);
 	if (hooks->child_init(srv) != 0)
@@ -412,7 +452,7 @@ procmodel_bucket(struct server *srv, bool create, const char *name, const char *
 	struct procmodel *pm = srv->proc;
 	char m[CATALOG_BUCKET_MAX + LABEL_STR_MAX + 8];
 	size_t n = 1;
-	int32_t rc;
+	int32_t reply[2];
 	ssize_t k;
 
 	m[0] = create ? 'C' : 'D';
@@ -421,13 +461,16 @@ procmodel_bucket(struct server *srv, bool create, const char *name, const char *
 	if (send(pm->ctl, m, n, MSG_NOSIGNAL) != (ssize_t)n)
 		return CS_EIO;
 	do
-		k = recv(pm->ctl, &rc, sizeof(rc), 0);
+		k = recv(pm->ctl, reply, sizeof(reply), 0);
 	while (k < 0 && errno == EINTR);
-	if (k != (ssize_t)sizeof(rc))
+	if (k != (ssize_t)sizeof(reply))
 		return CS_EIO;
-	if (rc == 0 && pm_sync(srv) == CS_ERANGE)
-		atomic_store(&srv->stopping, true); /* stale: close after this answer */
-	return rc;
+	/* A new level's key is not in this process (it dropped the keystore's
+	 * sealing key): close after this answer, the next connection is a
+	 * process that has it.  Likewise when this one's index is stale. */
+	if (reply[0] == 0 && (pm_sync(srv) == CS_ERANGE || (reply[1] & REPLY_NEW_LEVEL)))
+		atomic_store(&srv->stopping, true);
+	return reply[0];
 }
 
 bool
@@ -471,23 +514,23 @@ procmodel_admin_end(struct server *srv)
 		pthread_rwlock_unlock(&srv->proc->fork_lock);
 }
 
-unsigned
-procmodel_stop_children(struct server *srv)
+/* stop_except: SIGKILL every child but keep (0: none) and wait for them.
+ * No fork can happen meanwhile (the callers hold the fork lock or are the
+ * forking thread), and a pid is only reused after it was waited for:
+ * waitpid either reaps our child or finds the loop did (ECHILD).  Their
+ * channels are drained by the loop's next reap(). */
+static unsigned
+stop_except(struct procmodel *pm, pid_t keep)
 {
-	struct procmodel *pm = srv->proc;
 	unsigned n = 0;
 
-	if (pm == NULL || pm->child)
-		return 0;
-	/* No fork can happen meanwhile (the caller is an admin command), and
-	 * a pid is only reused after it was waited for: waitpid below either
-	 * reaps our child or finds the loop did (ECHILD). */
 	pthread_mutex_lock(&pm->mu);
 	for (unsigned i = 0; i < pm->nkids; i++)
-		if (!pm->kids[i].reaped && kill(pm->kids[i].pid, SIGKILL) == 0)
+		if (!pm->kids[i].reaped && pm->kids[i].pid != keep &&
+		    kill(pm->kids[i].pid, SIGKILL) == 0)
 			n++;
 	for (unsigned i = 0; i < pm->nkids; i++) {
-		if (pm->kids[i].reaped)
+		if (pm->kids[i].reaped || pm->kids[i].pid == keep)
 			continue;
 		while (waitpid(pm->kids[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -497,13 +540,100 @@ procmodel_stop_children(struct server *srv)
 	return n;
 }
 
-/* reap: forget children that exited (waited for here or by an admin
- * thread); returns how many are left. */
+unsigned
+procmodel_stop_children(struct server *srv)
+{
+	if (srv->proc == NULL || srv->proc->child)
+		return 0;
+	return stop_except(srv->proc, 0);
+}
+
+/* signal_child: signal pid if it is a child not yet waited for (never a
+ * pid the system may have given to another process since). */
+static void
+signal_child(struct procmodel *pm, pid_t pid, int sig)
+{
+	pthread_mutex_lock(&pm->mu);
+	for (unsigned i = 0; i < pm->nkids; i++)
+		if (pm->kids[i].pid == pid && !pm->kids[i].reaped)
+			kill(pid, sig);
+	pthread_mutex_unlock(&pm->mu);
+}
+
+/* serve_msg: one message of a child's channel; alive: the child may still
+ * want an answer (a dead one's queued audit events are still recorded). */
+static void
+serve_msg(struct server *srv, pid_t child, int ctl, char *m, size_t n, bool alive)
+{
+	const char *s[2 + 2 * 64];
+	size_t ns = 0;
+	char pid[16];
+	int32_t reply[2] = {0, 0};
+	bool made = false;
+
+	m[n] = '\0';
+	for (size_t off = 1; off < n && ns < sizeof(s) / sizeof(s[0]) - 2;) {
+		s[ns++] = m + off;
+		off += strlen(m + off) + 1;
+	}
+	if (m[0] == 'A' && ns >= 1 && ns % 2 == 1) {
+		snprintf(pid, sizeof(pid), "%d", (int)child);
+		s[ns++] = "pid";
+		s[ns++] = pid;
+		server_audit(srv, s[0], s + 1, ns - 1);
+		return;
+	}
+	if ((m[0] == 'C' || m[0] == 'D') && ns == 2) {
+		if (!alive)
+			return;   /* nobody waits for the answer */
+		parent_sync(srv); /* the emptiness check needs the children's objects */
+		pthread_rwlock_rdlock(&srv->proc->fork_lock);
+		reply[0] = m[0] == 'C' ? s3api_bucket_create(srv, s[0], s[1], &made)
+				       : s3api_bucket_delete(srv, s[0]);
+		pthread_rwlock_unlock(&srv->proc->fork_lock);
+		if (made) {
+			/* A new level's key: the other children lack it and cannot
+			 * load it (restricted), so they go, as for `level add`. */
+			unsigned k = stop_except(srv->proc, child);
+
+			reply[1] = REPLY_NEW_LEVEL;
+			log_info("level %s created for a bucket: %u other connection process(es) "
+				 "stopped",
+				 s[1], k);
+		}
+		/* Never block on a child: one that does not read is stopped. */
+		if (send(ctl, reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+		    (ssize_t)sizeof(reply)) {
+			log_warn("process model: child %d does not take its answer; stopping it",
+				 (int)child);
+			signal_child(srv->proc, child, SIGKILL);
+		}
+		return;
+	}
+	log_error("process model: child %d sent a malformed message (%zu bytes); stopping it",
+		  (int)child, n);
+	if (alive)
+		signal_child(srv->proc, child, SIGKILL);
+}
+
+/* drain: serve what a child's channel holds now. */
+static void
+drain(struct server *srv, pid_t child, int ctl, bool alive)
+{
+	ssize_t got;
+
+	while ((got = recv(ctl, srv->proc->msg, MSG_MAX, MSG_DONTWAIT)) > 0)
+		serve_msg(srv, child, ctl, srv->proc->msg, (size_t)got, alive);
+}
+
+/* reap: forget children that exited (waited for here or by stop_except),
+ * after serving what they sent before they went; returns how many are left. */
 static unsigned
 reap(struct server *srv)
 {
 	struct procmodel *pm = srv->proc;
-	unsigned left;
+	struct pm_child dead[64];
+	unsigned left, nd = 0;
 	pid_t pid;
 
 	pthread_mutex_lock(&pm->mu);
@@ -511,9 +641,9 @@ reap(struct server *srv)
 		for (unsigned i = 0; i < pm->nkids; i++)
 			if (pm->kids[i].pid == pid)
 				pm->kids[i].reaped = true;
-	for (unsigned i = 0; i < pm->nkids;) {
+	for (unsigned i = 0; i < pm->nkids && nd < sizeof(dead) / sizeof(dead[0]);) {
 		if (pm->kids[i].reaped) {
-			close(pm->kids[i].ctl);
+			dead[nd++] = pm->kids[i];
 			pm->kids[i] = pm->kids[--pm->nkids];
 			atomic_fetch_sub(&srv->nconn, 1); /* as `status` counts connections */
 		} else {
@@ -522,43 +652,11 @@ reap(struct server *srv)
 	}
 	left = pm->nkids;
 	pthread_mutex_unlock(&pm->mu);
+	for (unsigned i = 0; i < nd; i++) {
+		drain(srv, dead[i].pid, dead[i].ctl, false);
+		close(dead[i].ctl);
+	}
 	return left;
-}
-
-/* serve_msg: one message of a child's channel. */
-static void
-serve_msg(struct server *srv, const struct pm_child *k, char *m, size_t n)
-{
-	const char *s[2 + 2 * 64];
-	size_t ns = 0;
-	char pid[16];
-	int32_t rc;
-
-	m[n] = '\0';
-	for (size_t off = 1; off < n && ns < sizeof(s) / sizeof(s[0]) - 2;) {
-		s[ns++] = m + off;
-		off += strlen(m + off) + 1;
-	}
-	if (m[0] == 'A' && ns >= 1 && ns % 2 == 1) {
-		snprintf(pid, sizeof(pid), "%d", (int)k->pid);
-		s[ns++] = "pid";
-		s[ns++] = pid;
-		server_audit(srv, s[0], s + 1, ns - 1);
-		return;
-	}
-	if ((m[0] == 'C' || m[0] == 'D') && ns == 2) {
-		parent_sync(srv); /* the emptiness check needs the children's objects */
-		pthread_rwlock_rdlock(&srv->proc->fork_lock);
-		rc = m[0] == 'C' ? s3api_bucket_create(srv, s[0], s[1])
-				 : s3api_bucket_delete(srv, s[0]);
-		pthread_rwlock_unlock(&srv->proc->fork_lock);
-		if (send(k->ctl, &rc, sizeof(rc), MSG_NOSIGNAL) != (ssize_t)sizeof(rc))
-			log_warn("process model: child %d went before its answer", (int)k->pid);
-		return;
-	}
-	log_error("process model: child %d sent a malformed message (%zu bytes); stopping it",
-		  (int)k->pid, n);
-	kill(k->pid, SIGKILL);
 }
 
 static void
@@ -621,15 +719,27 @@ stop_all(struct server *srv)
 {
 	struct procmodel *pm = srv->proc;
 	struct timespec t0, t;
+	struct pm_child *k;
+	unsigned n;
 
 	pthread_mutex_lock(&pm->mu);
 	for (unsigned i = 0; i < pm->nkids; i++)
-		kill(pm->kids[i].pid, SIGTERM);
+		if (!pm->kids[i].reaped)
+			kill(pm->kids[i].pid, SIGTERM);
 	pthread_mutex_unlock(&pm->mu);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (reap(srv) == 0)
-			return;
+	while ((n = reap(srv)) > 0) {
+		/* Busy children may still log events or wait for a bucket answer. */
+		pthread_mutex_lock(&pm->mu);
+		k = malloc(pm->nkids * sizeof(*k));
+		if (k != NULL)
+			memcpy(k, pm->kids, pm->nkids * sizeof(*k));
+		n = k != NULL ? pm->nkids : 0;
+		pthread_mutex_unlock(&pm->mu);
+		for (unsigned i = 0; i < n; i++)
+			if (!k[i].reaped)
+				drain(srv, k[i].pid, k[i].ctl, true);
+		free(k);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
 		    STOP_WAIT_MS)
@@ -637,10 +747,12 @@ stop_all(struct server *srv)
 		usleep(10000);
 	}
 	pthread_mutex_lock(&pm->mu);
-	log_warn("%u connection process(es) still busy after %d s: killed", pm->nkids,
-		 STOP_WAIT_MS / 1000);
+	if (pm->nkids > 0)
+		log_warn("%u connection process(es) still busy after %d s: killed", pm->nkids,
+			 STOP_WAIT_MS / 1000);
 	for (unsigned i = 0; i < pm->nkids; i++)
-		kill(pm->kids[i].pid, SIGKILL);
+		if (!pm->kids[i].reaped)
+			kill(pm->kids[i].pid, SIGKILL);
 	pthread_mutex_unlock(&pm->mu);
 	while (reap(srv) > 0)
 		usleep(1000);
@@ -653,13 +765,8 @@ procmodel_run(struct server *srv, int lfd, const struct procmodel_hooks *hooks,
 	struct procmodel *pm = srv->proc;
 	struct pollfd *p = NULL;
 	struct pm_child *k = NULL;
-	char *m = malloc(MSG_MAX + 1);
 	unsigned cap = 0;
 
-	if (m == NULL) {
-		log_error("process model: out of memory");
-		return;
-	}
 	while (!*stopping) {
 		unsigned n;
 
@@ -689,14 +796,9 @@ procmodel_run(struct server *srv, int lfd, const struct procmodel_hooks *hooks,
 			p[i + 1] = (struct pollfd){k[i].reaped ? -1 : k[i].ctl, POLLIN, 0};
 		if (poll(p, n + 1, 100) <= 0)
 			continue;
-		for (unsigned i = 0; i < n; i++) {
-			ssize_t got;
-
-			if (!(p[i + 1].revents & POLLIN))
-				continue;
-			while ((got = recv(k[i].ctl, m, MSG_MAX, MSG_DONTWAIT)) > 0)
-				serve_msg(srv, &k[i], m, (size_t)got);
-		}
+		for (unsigned i = 0; i < n; i++)
+			if (p[i + 1].revents & POLLIN)
+				drain(srv, k[i].pid, k[i].ctl, true);
 		if (p[0].revents & POLLIN) {
 			struct sockaddr_in peer;
 			socklen_t pl = sizeof(peer);
@@ -717,7 +819,6 @@ procmodel_run(struct server *srv, int lfd, const struct procmodel_hooks *hooks,
 			spawn(srv, hooks, fd, name);
 		}
 	}
-	free(m);
 	free(p);
 	free(k);
 	stop_all(srv);

@@ -704,13 +704,17 @@ op_list_buckets(struct req *r)
 }
 
 int
-s3api_bucket_create(struct server *srv, const char *name, const char *label)
+s3api_bucket_create(struct server *srv, const char *name, const char *label, bool *new_level)
 {
 	int rc;
 
-	if (!keystore_level_exists(srv->ks, label) &&
-	    (rc = keystore_level_add(srv->ks, label)) != 0 && rc != CS_EEXIST)
-		return rc;
+	*new_level = false;
+	if (!keystore_level_exists(srv->ks, label)) {
+		if ((rc = keystore_level_add(srv->ks, label)) == 0)
+			*new_level = true;
+		else if (rc != CS_EEXIST)
+			return rc;
+	}
 	return catalog_bucket_create(srv->cat, name, label);
 }
 
@@ -727,6 +731,7 @@ op_create_bucket(struct req *r)
 	const char *label = r->s.level_text, *want;
 	char canon[LABEL_STR_MAX], loc[CATALOG_BUCKET_MAX + 2];
 	struct cat_bucket existing;
+	bool new_level = false;
 	struct label l;
 	int rc;
 
@@ -755,7 +760,7 @@ op_create_bucket(struct req *r)
 		label = canon;
 	}
 	rc = procmodel_child(r->srv) ? procmodel_bucket(r->srv, true, r->bucket, label)
-				     : s3api_bucket_create(r->srv, r->bucket, label);
+				     : s3api_bucket_create(r->srv, r->bucket, label, &new_level);
 	if (rc == CS_EEXIST) {
 		if (catalog_bucket_get(r->srv->cat, r->bucket, &existing) == 0 &&
 		    label_equal(&existing.label, &r->s.level))

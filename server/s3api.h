@@ -9,6 +9,8 @@
 #ifndef CS_S3API_H
 #define CS_S3API_H
 
+#include <stdbool.h>
+
 struct conn;
 struct server;
 
@@ -16,12 +18,12 @@ struct server;
 void s3api_handle(struct conn *c);
 
 /*
- * s3api_bucket_create(srv, name, label): create the level's key if it has
- * none, then the bucket (CS_EEXIST if it exists).  s3api_bucket_delete(srv,
- * name): CS_ENOENT, or CS_EEXIST if not empty.  Called by the S3 operations,
- * and by the parent of the process model for its children.
+ * s3api_bucket_create(srv, name, label, new_level): create the level's key if
+ * it has none (*new_level says so), then the bucket (CS_EEXIST if it exists).
+ * s3api_bucket_delete(srv, name): CS_ENOENT, or CS_EEXIST if not empty.  Called by the S3
+ * operations, and by the parent of the process model for its children.
  */
-int s3api_bucket_create(struct server *srv, const char *name, const char *label)
+int s3api_bucket_create(struct server *srv, const char *name, const char *label, bool *new_level)
 	__attribute__((warn_unused_result));
 int s3api_bucket_delete(struct server *srv, const char *name) __attribute__((warn_unused_result));
 

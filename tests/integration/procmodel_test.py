@@ -24,6 +24,7 @@ Prints TAP; exit status 1 if a check failed.  What it checks:
   - SIGTERM: the server and every child exit; bad settings exit 2.
 """
 
+import concurrent.futures
 import contextlib
 import http.client
 import os
@@ -185,10 +186,12 @@ def main():
         time.sleep(0.2)
         fresh_pid = serving(srv, fresh.port)
         every = [k for lv in kek for k in kek[lv]]
-        found = harness.memory_contains(fresh_pid, every) if fresh_pid else set()
-        tap.ok(fresh_pid is not None and len(found) == len(every),
-               "a process that has not authenticated holds all %d KEKs (the scan works: %d "
-               "found)" % (len(every), len(found)), [srv.tail()])
+        secrets = [srv.creds[lv][1].encode() for lv in ("s1", "s2", "s3")]
+        found = harness.memory_contains(fresh_pid, every + secrets) if fresh_pid else set()
+        tap.ok(fresh_pid is not None and len(found) == len(every) + len(secrets),
+               "a process that has not authenticated holds all %d KEKs and the other keys' "
+               "secrets (the scan works: %d of %d found)" %
+               (len(every), len(found), len(every) + len(secrets)), [srv.tail()])
         fresh.close()
         r0 = Raw(srv)
         st, _ = r0.req("GET", "/level-s0/one")
@@ -199,6 +202,15 @@ def main():
                not found.intersection(others),
                "after a request signed at s0 its process holds s0's KEK and none of s1-s3's "
                "(%d of %d others found)" % (len(found.intersection(others)), len(others)))
+        found = harness.memory_contains(pid0, secrets) if pid0 else set()
+        tap.ok(pid0 is not None and not found,
+               "its process holds no other access key's secret (%d of 3 found)" % len(found))
+        links = []
+        with contextlib.suppress(OSError):
+            links = [os.readlink("/proc/%d/fd/%s" % (pid0, fd))
+                     for fd in os.listdir("/proc/%d/fd" % pid0)]
+        tap.ok(pid0 is not None and links and not any("/audit" in x for x in links),
+               "and no descriptor of the audit log (its events go to the parent)", links)
         st, out = r0.req("GET", "/level-s1/k", level="s1")
         tap.ok(st == 403 and b"bound to the access key" in out,
                "the same connection refuses another access key, saying why (%d)" % st,
@@ -218,6 +230,53 @@ def main():
         old = c.get_object(Bucket="level-s0", Key="one")["Body"].read()
         tap.ok(got == b"new key" and old == body, "new connections write with the new key "
                "and read the old objects")
+
+        # A bucket at a level that has no key yet: the parent makes the key, the other
+        # connection processes (which cannot load it) go, the requester closes after.
+        rc1, out1 = admin(srv, cli, "user", "add", "eve", "--clearance", "s1:c7")
+        rc2, out2 = admin(srv, cli, "accesskey", "create", "eve", "--level", "s1:c7")
+        m = re.search(r"AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)", out2)
+        if rc1 or rc2 or not m:
+            raise RuntimeError("eve: %s %s" % (out1, out2))
+        srv.creds["eve"] = (m.group(1), m.group(2))
+        watcher = srv.client("s0", fresh=True, pool=1)
+        watcher.head_bucket(Bucket="level-s0")
+        before = children(srv.proc.pid)
+        e1 = srv.client("eve", fresh=True, pool=1)
+        e1.create_bucket(Bucket="pm-eve")
+        time.sleep(0.3)
+        alive = [p for p in before if os.path.exists("/proc/%d" % p)]
+        e2 = srv.client("eve", fresh=True, pool=1)
+        e2.put_object(Bucket="pm-eve", Key="k", Body=b"at s1:c7")
+        got = e2.get_object(Bucket="pm-eve", Key="k")["Body"].read()
+        tap.ok(got == b"at s1:c7" and before and not alive,
+               "CreateBucket at a new level: the older connection processes are gone (%d of "
+               "%d left) and a new connection writes and reads at the level" %
+               (len(alive), len(before)), [srv.tail()])
+
+        # Audit events of children that exit right away are all recorded.
+        bad = 100
+
+        def refused(_):
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+            hs = dict(harness.sign(srv, "GET", "/level-s0/one", level="s0"))
+            hs["Authorization"] = hs["Authorization"].replace("Signature=", "Signature=00")
+            hs["Connection"] = "close"
+            c.request("GET", "/level-s0/one", headers=hs)
+            c.getresponse().read()
+            c.close()
+
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            list(ex.map(refused, range(bad)))
+        deadline = time.monotonic() + 10
+        while True:
+            with open(srv.d + "/audit/audit.log") as f:
+                n_fail = f.read().count('"event":"auth_failure"')
+            if n_fail >= bad or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        tap.ok(n_fail >= bad, "all %d auth failures of short-lived connections are in the "
+               "audit log (%d)" % (bad, n_fail))
 
         rc, out = admin(srv, cli, "audit", "verify")
         with open(srv.d + "/audit/audit.log") as f:
