@@ -69,6 +69,7 @@ static const struct key keys[] = {
 	B(pipeline, "seal an upload's batches on the workers while receiving (true/false)"),
 	B(etag_md5, "ETag = MD5 of the data, as S3 (false: a random id per write; saves the MD5)"),
 	B(md5_batch, "hash concurrent uploads' MD5s together in SIMD lanes (true/false)"),
+	B(seal_batch, "seal concurrent uploads' last chunks in one engine call (true/false)"),
 	U(max_conns, "concurrent connections; more get 503 SlowDown"),
 	U(header_timeout, "seconds to receive a request's head"),
 	U(body_timeout, "seconds without a body byte before the request fails"),
@@ -111,6 +112,7 @@ config_defaults(struct config *c)
 	c->pipeline = true;
 	c->etag_md5 = true;
 	c->md5_batch = true;
+	c->seal_batch = true;
 	c->max_conns = 1024;
 	c->header_timeout = 30;
 	c->body_timeout = 60;

@@ -45,6 +45,7 @@ struct config {
 	bool pipeline;         /* seal upload batches on the workers */
 	bool etag_md5;         /* ETag = MD5 of the content (else the object's random id) */
 	bool md5_batch;        /* MD5 updates of concurrent uploads hashed together */
+	bool seal_batch;       /* small seals of concurrent uploads in one engine call */
 	unsigned max_conns;
 	unsigned header_timeout; /* seconds */
 	unsigned body_timeout;   /* seconds without body bytes */

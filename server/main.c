@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "crypto/md5_shared.h"
+#include "crypto/seal_shared.h"
 #include "crypto/selftest.h"
 #include "identity.h"
 #include "keystore/keystore.h"
@@ -815,6 +816,12 @@ main(int argc, char **argv)
 		log_error("cannot set up MD5 batching: %s", err_str(rc));
 		goto out;
 	}
+	/* The last batch of each upload (all of a small object) on the
+	 * connection's thread: up to 16 records of several uploads a call. */
+	if (!process && srv.cfg.seal_batch && (rc = seal_shared_new(&srv.sealc, 16)) != 0) {
+		log_error("cannot set up seal batching: %s", err_str(rc));
+		goto out;
+	}
 	if (first_start(&srv) != 0)
 		goto out;
 	if (process && (rc = procmodel_init(&srv, e)) != 0) {
@@ -946,6 +953,7 @@ out:
 	procmodel_free(&srv);
 	workq_free(srv.sealq);
 	md5_shared_free(srv.md5c);
+	seal_shared_free(srv.sealc);
 	audit_close(srv.audit);
 	cluster_close(srv.cluster); /* first: its thread uses what follows */
 	catalog_close(srv.cat);

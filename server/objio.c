@@ -366,6 +366,7 @@ objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *
 		goto err;
 	if ((rc = format_writer_new_async(&w->fw, w->fo, x->e, wr_sink, w, x->q)) != 0)
 		goto err;
+	format_writer_set_combiner(w->fw, x->seal);
 	secmem_free(kek, KEYSTORE_KEY_LEN);
 	free(meta);
 	*out = w;

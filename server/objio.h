@@ -22,6 +22,7 @@ struct store;
 struct keystore;
 struct engine;
 struct md5_shared;
+struct seal_shared;
 
 /* What every object operation needs; owned by the caller. */
 struct objio_ctx {
@@ -30,8 +31,9 @@ struct objio_ctx {
 	struct engine *e; /* this thread's engine */
 	const struct suite_info *suite;
 	uint32_t chunk;
-	struct workq *q;        /* sealing workers for uploads; NULL: seal on this thread */
-	struct md5_shared *md5; /* MD5s hashed with other uploads'; NULL: OpenSSL's, alone */
+	struct workq *q;          /* sealing workers for uploads; NULL: seal on this thread */
+	struct md5_shared *md5;   /* MD5s hashed with other uploads'; NULL: OpenSSL's, alone */
+	struct seal_shared *seal; /* last batches sealed with other uploads'; NULL: alone */
 };
 
 struct objio_rd;

@@ -2064,6 +2064,7 @@ s3api_handle(struct conn *c)
 	r->x.chunk = r->srv->cfg.chunk_size;
 	r->x.q = r->srv->cfg.pipeline ? r->srv->sealq : NULL;
 	r->x.md5 = r->srv->md5c;
+	r->x.seal = r->srv->sealc;
 	if (procmodel_request_begin(r->srv) != 0) {
 		/* A connection process that missed changes cannot trust its index. */
 		conn_close_after(c);

@@ -24,6 +24,7 @@ struct identity;
 struct audit;
 struct workq;
 struct md5_shared;
+struct seal_shared;
 struct tls_ctx;
 struct cluster;
 struct procmodel;
@@ -40,13 +41,14 @@ struct server {
 	atomic_uint nconn;
 	atomic_bool stopping; /* set once at shutdown: idle connections close */
 	atomic_uint_fast64_t requests, bytes_in, bytes_out;
-	struct audit *audit;     /* NULL: no audit log (unit tests) */
-	struct workq *sealq;     /* sealing workers, one per core (NULL: none) */
-	struct md5_shared *md5c; /* uploads' MD5 updates hashed together (NULL: alone) */
-	struct tls_ctx *tls;     /* NULL: plain HTTP */
-	struct cluster *cluster; /* the other front-ends (store = rados); NULL: none */
-	struct procmodel *proc;  /* model = process (procmodel.h); NULL: threads */
-	struct timespec started; /* CLOCK_MONOTONIC at start-up */
+	struct audit *audit;       /* NULL: no audit log (unit tests) */
+	struct workq *sealq;       /* sealing workers, one per core (NULL: none) */
+	struct md5_shared *md5c;   /* uploads' MD5 updates hashed together (NULL: alone) */
+	struct seal_shared *sealc; /* uploads' last batches sealed together (NULL: alone) */
+	struct tls_ctx *tls;       /* NULL: plain HTTP */
+	struct cluster *cluster;   /* the other front-ends (store = rados); NULL: none */
+	struct procmodel *proc;    /* model = process (procmodel.h); NULL: threads */
+	struct timespec started;   /* CLOCK_MONOTONIC at start-up */
 	time_t started_wall;
 	pthread_t admin_thread;
 	int admin_fd; /* -1 when there is no control socket */

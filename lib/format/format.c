@@ -10,6 +10,7 @@
 #include "format.h"
 #include "crypto/kdf.h"
 #include "crypto/keywrap.h"
+#include "crypto/seal_shared.h"
 #include "util/err.h"
 #include "util/secmem.h"
 #include "util/workq.h"
@@ -805,7 +806,8 @@ struct format_writer {
 	struct engine *e;
 	format_sink_fn sink;
 	void *arg;
-	struct workq *q; /* NULL: synchronous */
+	struct workq *q;        /* NULL: synchronous */
+	struct seal_shared *ss; /* the last batch's seal, with other threads'; NULL: alone */
 	struct wslot slot[FORMAT_SLOTS];
 	unsigned cur; /* the slot being filled */
 	size_t recsz;
@@ -863,9 +865,11 @@ format_writer_new(struct format_writer **out, struct format_obj *o, struct engin
 	return format_writer_new_async(out, o, e, sink, arg, NULL);
 }
 
-/* slot_flush: seal s's n records with engine e (the last final if final) and sink them. */
+/* slot_flush: seal s's n records with engine e (through the combiner ss
+ * unless NULL; the last record final if final) and sink them. */
 static int
-slot_flush(struct format_writer *w, struct wslot *s, struct engine *e, bool final, size_t last_len)
+slot_flush(struct format_writer *w, struct wslot *s, struct engine *e, struct seal_shared *ss,
+	   bool final, size_t last_len)
 {
 	struct engine_rec recs[FORMAT_BATCH];
 	struct iovec iov[FORMAT_BATCH];
@@ -877,7 +881,8 @@ slot_flush(struct format_writer *w, struct wslot *s, struct engine *e, bool fina
 		format_rec_init(w->o, &recs[i], s->bufs + i * w->recsz, s->first + i, last,
 				last ? last_len : w->o->chunk);
 	}
-	if ((rc = engine_seal(e, recs, s->n)) != 0)
+	rc = ss != NULL ? seal_shared_seal(ss, e, recs, s->n) : engine_seal(e, recs, s->n);
+	if (rc != 0)
 		return rc;
 	s->dirty = false; /* sealed in place: ciphertext only */
 	for (size_t i = 0; i < s->n; i++) {
@@ -892,7 +897,7 @@ slot_job(void *arg, void *ctx)
 {
 	struct wslot *s = arg;
 	struct format_writer *w = s->w;
-	int rc = slot_flush(w, s, ctx, false, 0);
+	int rc = slot_flush(w, s, ctx, NULL, false, 0);
 
 	pthread_mutex_lock(&w->mu);
 	if (rc != 0 && w->err == 0)
@@ -932,7 +937,7 @@ writer_batch_full(struct format_writer *w)
 	w->first += FORMAT_BATCH;
 	w->nfull = 0;
 	if (w->q == NULL)
-		return slot_flush(w, s, w->e, false, 0);
+		return slot_flush(w, s, w->e, NULL, false, 0);
 	pthread_mutex_lock(&w->mu);
 	s->busy = true;
 	pthread_mutex_unlock(&w->mu);
@@ -1012,6 +1017,12 @@ format_writer_write(struct format_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+void
+format_writer_set_combiner(struct format_writer *w, struct seal_shared *ss)
+{
+	w->ss = ss;
+}
+
 int
 format_writer_finish(struct format_writer *w, const uint8_t *digest, uint32_t aux, uint64_t *total)
 {
@@ -1027,7 +1038,7 @@ format_writer_finish(struct format_writer *w, const uint8_t *digest, uint32_t au
 	w->finished = true;
 	s->first = w->first;
 	s->n = w->nfull + 1;
-	if ((rc = slot_flush(w, s, w->e, true, w->fill)) != 0)
+	if ((rc = slot_flush(w, s, w->e, w->ss, true, w->fill)) != 0)
 		return w->err = rc;
 	format_trailer(w->o, w->total, digest, aux, trailer);
 	iov.iov_base = trailer;

@@ -220,6 +220,7 @@ typedef long (*format_source_fn)(void *arg, uint64_t off, const struct iovec *io
 #define FORMAT_BATCH 16
 struct format_writer;
 struct workq;
+struct seal_shared;
 
 /* format_writer_new(out, o, e, sink, arg): a writer for the new object o
  * (not taken over); writes the header through the sink at once. */
@@ -241,6 +242,13 @@ int format_writer_new_async(struct format_writer **out, struct format_obj *o, st
 /* format_writer_write(w, data, len): append plaintext. */
 int format_writer_write(struct format_writer *w, const void *data, size_t len)
 	__attribute__((warn_unused_result));
+
+/*
+ * format_writer_set_combiner(w, ss): seal the last batch (the one
+ * format_writer_finish() seals on the caller's thread: all of a small
+ * object) through ss, together with other threads' small seals; NULL: alone.
+ */
+void format_writer_set_combiner(struct format_writer *w, struct seal_shared *ss);
 
 /* format_writer_finish(w, digest, aux, total): seal the last chunk and write
  * the trailer with digest (or NULL) and aux; total (may be NULL) receives the

@@ -7,12 +7,17 @@
 
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 
 #include <openssl/crypto.h>
 
 static pthread_mutex_t secmem_lock = PTHREAD_MUTEX_INITIALIZER;
 static int secmem_state = -1; /* -1: not created; else secmem_init()'s result */
+/* Set (release) once the heap exists, so that a thread that sees it also
+ * sees OpenSSL's heap state; CRYPTO_secure_malloc_initialized() is a plain
+ * read, a data race against another thread's first secmem_init(). */
+static atomic_bool secmem_ready;
 
 int
 secmem_init(size_t heap_size)
@@ -35,6 +40,8 @@ secmem_init(size_t heap_size)
 		}
 	}
 	rc = secmem_state < 0 ? CS_ENOMEM : secmem_state;
+	if (secmem_state >= 0)
+		atomic_store_explicit(&secmem_ready, true, memory_order_release);
 	pthread_mutex_unlock(&secmem_lock);
 	return rc;
 }
@@ -55,7 +62,8 @@ secmem_alloc(size_t n)
 {
 	void *p;
 
-	if (!CRYPTO_secure_malloc_initialized() && secmem_init(SECMEM_DEFAULT_HEAP) < 0)
+	if (!atomic_load_explicit(&secmem_ready, memory_order_acquire) &&
+	    secmem_init(SECMEM_DEFAULT_HEAP) < 0)
 		return NULL;
 	if (n == 0)
 		n = 1;
