@@ -231,6 +231,22 @@ def die(msg):
 RADOS_OP_TIMEOUT = 6  # seconds a cluster operation may take (--rados-op-timeout)
 
 
+def rados_test_args(script):
+    """(cryptstored, cryptstore) from argv for a test against a Ceph cluster,
+    with the environment cleared of AWS/boto/proxy settings; or an exit
+    status: 2 on bad usage, 0 after a TAP skip when there is no cluster."""
+    if len(sys.argv) != 3:
+        print("usage: %s PATH/TO/cryptstored PATH/TO/cryptstore" % script, file=sys.stderr)
+        return 2
+    if "CRYPTSTORE_CEPH_CONF" not in os.environ:
+        print("1..0 # SKIP no cluster (run through tests/rados/rados_test.sh)")
+        return 0
+    for k in list(os.environ):
+        if k.upper().startswith(("AWS_", "BOTO_")) or "PROXY" in k.upper():
+            del os.environ[k]
+    return os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+
+
 def ceph_args(ns):
     env = os.environ
     return ["--store", "rados", "--rados-conf", env["CRYPTSTORE_CEPH_CONF"],

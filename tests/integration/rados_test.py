@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FrontEnd, Tap, err_code  # noqa: E402
+from harness import FrontEnd, Tap, rados_test_args, err_code  # noqa: E402
 from harness import RADOS_OP_TIMEOUT as OP_TIMEOUT  # noqa: E402
 
 MiB = 1 << 20
@@ -58,16 +58,10 @@ def eventually(fn, timeout=10.0):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print("usage: rados_test.py PATH/TO/cryptstored PATH/TO/cryptstore", file=sys.stderr)
-        return 2
-    if "CRYPTSTORE_CEPH_CONF" not in os.environ:
-        print("1..0 # SKIP no cluster (run through tests/rados/rados_test.sh)")
-        return 0
-    binary, cli = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    for k in list(os.environ):
-        if k.upper().startswith(("AWS_", "BOTO_")) or "PROXY" in k.upper():
-            del os.environ[k]
+    args = rados_test_args("rados_test.py")
+    if not isinstance(args, tuple):
+        return args
+    binary, cli = args
     t = Tap()
     base = tempfile.mkdtemp(prefix="cs-rados-it-")
     ns = "it-" + os.urandom(4).hex()

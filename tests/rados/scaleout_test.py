@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import FrontEnd, Tap, sanitizer_lines  # noqa: E402
+from harness import FrontEnd, Tap, rados_test_args, sanitizer_lines  # noqa: E402
 
 NBUCKETS = 20   # per front-end
 KEY_BOUND = 30  # s: a key command with a dead front-end (expected 5-15 s, on a busy machine)
@@ -125,16 +125,10 @@ class StuckFrontEnd:
 
 
 def main():
-    if len(sys.argv) != 3:
-        print("usage: scaleout_test.py PATH/TO/cryptstored PATH/TO/cryptstore", file=sys.stderr)
-        return 2
-    if "CRYPTSTORE_CEPH_CONF" not in os.environ:
-        print("1..0 # SKIP no cluster (run through tests/rados/rados_test.sh)")
-        return 0
-    binary, cli = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    for k in list(os.environ):
-        if k.upper().startswith(("AWS_", "BOTO_")) or "PROXY" in k.upper():
-            del os.environ[k]
+    args = rados_test_args("scaleout_test.py")
+    if not isinstance(args, tuple):
+        return args
+    binary, cli = args
     t = Tap()
     base = tempfile.mkdtemp(prefix="cs-scaleout-")
     ns = "so-" + os.urandom(4).hex()
