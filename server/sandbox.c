@@ -57,6 +57,7 @@ static const char *const allowed[] = {
 	"fsync",
 	"fdatasync",
 	"fallocate",
+	"fstatfs", /* store_fs: free space on tmpfs */
 	"ftruncate",
 	"getdents64",
 	/* files of the store, keystore and audit log */

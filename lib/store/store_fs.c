@@ -3,14 +3,17 @@
  *
  * Layout: <root>/<space>/<key>, every directory 0700 and every file 0600.
  * A write goes to <root>/<space>/.tmp-<random> (O_EXCL), is fallocate'd to
- * the expected size, and on commit is fdatasync'ed, swapped with <key>
- * (RENAME_EXCHANGE, or renamed if there is no old object) and the directory
- * fsync'ed; then the old object, now under the temporary name, is unlinked.
- * If the directory fsync fails the swap is undone.  A delete renames <key>
- * to a .tmp- tombstone, fsyncs and unlinks it.  After a crash either the old
- * or the new object is there, never a part, and only .tmp- files can be
- * left over; they are removed when the store is opened.  store_lock(name)
- * is an open-file-description lock on <root>/.lock-<name> (see fs_lock).
+ * the expected size (on tmpfs only checked against the free space: there
+ * fallocate zero-fills every page that the write then overwrites, which
+ * cost a 1 GiB PUT 0.4 s before its first byte was read), and on commit is
+ * fdatasync'ed, swapped with <key> (RENAME_EXCHANGE, or renamed if there
+ * is no old object) and the directory fsync'ed; then the old object, now
+ * under the temporary name, is unlinked.  If the directory fsync fails the
+ * swap is undone.  A delete renames <key> to a .tmp- tombstone, fsyncs and
+ * unlinks it.  After a crash either the old or the new object is there,
+ * never a part, and only .tmp- files can be left over; they are removed
+ * when the store is opened.  store_lock(name) is an open-file-description
+ * lock on <root>/.lock-<name> (see fs_lock).
  */
 #include "store.h"
 #include "store_impl.h"
@@ -24,11 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+/* TMPFS_MAGIC of <linux/magic.h>, without pulling in the kernel headers. */
+#define TMPFS_MAGIC_NR 0x01021994
 
 #define TMP_PREFIX ".tmp-"
 #define RWJ_PREFIX ".rwj-" /* redo journal of an in-place rewrite */
@@ -42,6 +49,7 @@ struct fs_store {
 	struct store base;
 	int root;
 	enum store_sync sync;
+	bool tmpfs; /* reserve by checking free space, not with fallocate */
 };
 
 struct fs_wr {
@@ -274,6 +282,11 @@ store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 		free(s);
 		return CS_EIO;
 	}
+	{
+		struct statfs sf;
+
+		s->tmpfs = fstatfs(s->root, &sf) == 0 && sf.f_type == TMPFS_MAGIC_NR;
+	}
 	/* Sweep every space of the temporaries of writes that never committed. */
 	if ((fd = dup(s->root)) >= 0 && (d = fdopendir(fd)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
@@ -374,6 +387,30 @@ fs_tmpname(char *out, size_t n)
 	return 0;
 }
 
+/*
+ * fs_reserve(s, fd, n): make room for n bytes in fd, or false with errno
+ * (ENOSPC when there is not).  fallocate where it reserves extents; on
+ * tmpfs a free-space check (a tmpfs without a size limit reports 0 blocks),
+ * because fallocate there zero-fills the pages.  On tmpfs, concurrent
+ * writes can still run out later: the write then fails with ENOSPC and the
+ * caller aborts, as anywhere fallocate is not supported.
+ */
+static bool
+fs_reserve(const struct fs_store *s, int fd, uint64_t n)
+{
+	struct statfs sf;
+
+	if (!s->tmpfs)
+		return fallocate(fd, 0, 0, (off_t)n) == 0 || errno == EOPNOTSUPP;
+	if (fstatfs(fd, &sf) != 0)
+		return false;
+	if (sf.f_blocks > 0 && (uint64_t)sf.f_bavail < n / (uint64_t)sf.f_bsize + 1) {
+		errno = ENOSPC;
+		return false;
+	}
+	return true;
+}
+
 static int
 fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hint,
 	     struct store_wr **out)
@@ -401,8 +438,7 @@ fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hi
 		rc = CS_EIO;
 		goto err;
 	}
-	if (hint > 0 && hint < (uint64_t)INT64_MAX && fallocate(w->fd, 0, 0, (off_t)hint) != 0 &&
-	    errno != EOPNOTSUPP) {
+	if (hint > 0 && hint < (uint64_t)INT64_MAX && !fs_reserve(s, w->fd, hint)) {
 		rc = CS_EIO;
 		goto err;
 	}

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 static char root[64];
@@ -298,6 +299,62 @@ test_rewrite_in_place(void **state)
 	store_close(s);
 }
 
+/*
+ * On tmpfs a write's reservation is a free-space check, not fallocate
+ * (which there zero-fills every page before the data overwrites it): the
+ * temporary file has no blocks after put_begin, a reservation larger than
+ * the file system fails with ENOSPC at once, and the data still lands.
+ */
+static void
+test_tmpfs_reserve(void **state)
+{
+	char dir[64] = "/dev/shm/cs-store-XXXXXX", path[384], cmd[128];
+	struct statfs sf;
+	struct store *s;
+	struct store_wr *w;
+	struct dirent *de;
+	struct stat st;
+	uint64_t fs_bytes;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	if (statfs("/dev/shm", &sf) != 0 || sf.f_type != 0x01021994 || mkdtemp(dir) == NULL) {
+		printf("# /dev/shm is not a tmpfs here: nothing to check\n");
+		return;
+	}
+	fs_bytes = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize;
+	assert_int_equal(store_fs_open(&s, dir, STORE_SYNC_NONE), 0);
+	assert_int_equal(store_space_create(s, "sp"), 0);
+	/* 8 MiB reserved: nothing allocated yet. */
+	assert_int_equal(store_put_begin(s, "sp", "obj", 8u << 20, &w), 0);
+	snprintf(path, sizeof(path), "%s/sp", dir);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/sp/%s", dir, de->d_name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_blocks, 0);
+		n++;
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
+	store_wr_abort(w);
+	/* More than the whole file system (an unlimited tmpfs has f_blocks 0). */
+	if (fs_bytes > 0) {
+		errno = 0;
+		assert_int_equal(store_put_begin(s, "sp", "big", fs_bytes + (1u << 20), &w),
+				 CS_EIO);
+		assert_int_equal(errno, ENOSPC);
+	}
+	put(s, "sp", "obj", "data after a reservation without fallocate");
+	expect(s, "sp", "obj", "data after a reservation without fallocate");
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -308,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_rewrite_in_place),
+		cmocka_unit_test(test_tmpfs_reserve),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
