@@ -4,8 +4,9 @@
 #   make            build (build/)
 #   make run        install deps, build, start cryptstored with a demo setup in run/
 #   make check      install deps, build, run every test (plain and ASan+UBSan), the
-#                   integration tests against a TSan build of the threaded server, and
-#                   every libFuzzer target for 60 s (build-fuzz/, clang)
+#                   integration tests against a TSan build of the threaded server and
+#                   the threaded unit tests (suite 'threads') in that build, and every
+#                   libFuzzer target for 60 s (build-fuzz/, clang)
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks: aestest, then
 #                   bench-peers and bench-clients (about 15 min; docs/BENCHMARKS.md)
@@ -80,7 +81,7 @@ check: deps-check
 	$(NINJA) -C build-asan
 	$(NINJA) -C build-tsan
 	$(NINJA) -C build-fuzz $(addprefix tests/fuzz/fuzz_,$(FUZZ_TARGETS))
-	@python3 tests/run.py build build-asan build-tsan:integration build-fuzz:fuzzci
+	@python3 tests/run.py build build-asan build-tsan:integration build-tsan:threads build-fuzz:fuzzci
 
 asan: deps-check build-asan/build.ninja
 	$(NINJA) -C build-asan
