@@ -268,6 +268,7 @@ store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 {
 	struct fs_store *s;
 	struct dirent *de;
+	struct statfs sf;
 	DIR *d;
 	int fd;
 
@@ -282,11 +283,7 @@ store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 		free(s);
 		return CS_EIO;
 	}
-	{
-		struct statfs sf;
-
-		s->tmpfs = fstatfs(s->root, &sf) == 0 && sf.f_type == TMPFS_MAGIC_NR;
-	}
+	s->tmpfs = fstatfs(s->root, &sf) == 0 && sf.f_type == TMPFS_MAGIC_NR;
 	/* Sweep every space of the temporaries of writes that never committed. */
 	if ((fd = dup(s->root)) >= 0 && (d = fdopendir(fd)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
@@ -404,7 +401,8 @@ fs_reserve(const struct fs_store *s, int fd, uint64_t n)
 		return fallocate(fd, 0, 0, (off_t)n) == 0 || errno == EOPNOTSUPP;
 	if (fstatfs(fd, &sf) != 0)
 		return false;
-	if (sf.f_blocks > 0 && (uint64_t)sf.f_bavail < n / (uint64_t)sf.f_bsize + 1) {
+	if (sf.f_blocks > 0 && sf.f_bsize > 0 &&
+	    (uint64_t)sf.f_bavail < n / (uint64_t)sf.f_bsize + 1) {
 		errno = ENOSPC;
 		return false;
 	}
