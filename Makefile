@@ -6,7 +6,7 @@
 #   make check      install deps, build, run every test (plain and ASan+UBSan), the
 #                   integration tests against a TSan build of the threaded server and
 #                   the threaded unit tests (suite 'threads') in that build, and every
-#                   libFuzzer target for 60 s (build-fuzz/, clang)
+#                   libFuzzer target for 40 s (build-fuzz/, clang)
 #   make asan       build and test under ASan+UBSan only (build-asan/)
 #   make bench      build optimised (build-release/) and run the benchmarks: aestest, then
 #                   bench-peers and bench-clients (about 15 min; docs/BENCHMARKS.md)
