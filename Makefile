@@ -81,7 +81,8 @@ check: deps-check
 	$(NINJA) -C build-asan
 	$(NINJA) -C build-tsan
 	$(NINJA) -C build-fuzz $(addprefix tests/fuzz/fuzz_,$(FUZZ_TARGETS))
-	@python3 tests/run.py build build-asan build-tsan:integration build-tsan:threads build-fuzz:fuzzci
+	@python3 tests/run.py build build-asan:!rados_clients build-tsan:integration build-tsan:threads \
+		build-fuzz:fuzzci
 
 asan: deps-check build-asan/build.ninja
 	$(NINJA) -C build-asan

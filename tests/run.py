@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every test in the given Meson build directories and print one summary.
 
-Usage: tests/run.py BUILDDIR[:SUITE] [BUILDDIR[:SUITE] ...]
+Usage: tests/run.py BUILDDIR[:[!]SUITE] [BUILDDIR[:[!]SUITE] ...]
 
 Each build directory's tests run through `meson test`; the per-case TAP
 results Meson records are counted, so the closing line counts test cases,
@@ -16,13 +16,14 @@ import sys
 
 
 def run(spec):
-    """spec is BUILDDIR or BUILDDIR:SUITE (only that suite's tests)."""
+    """spec is BUILDDIR, BUILDDIR:SUITE (only that suite's tests) or
+    BUILDDIR:!SUITE (all but that suite's tests)."""
     builddir, _, suite = spec.partition(":")
     log = os.path.join(builddir, "meson-logs", "testlog.json")
     if os.path.exists(log):
         os.unlink(log)
     proc = subprocess.run(["meson", "test", "-C", builddir, "--no-rebuild",
-                           "--print-errorlogs"] + (["--suite", suite] if suite else []))
+                           "--print-errorlogs"] + suite_args(suite))
     passed = failed = skipped = 0
     if not os.path.exists(log):
         return 0, 1, 0
@@ -41,6 +42,14 @@ def run(spec):
     if proc.returncode != 0 and failed == 0:
         failed = 1
     return passed, failed, skipped
+
+
+def suite_args(suite):
+    if not suite:
+        return []
+    if suite.startswith("!"):
+        return ["--no-suite", suite[1:]]
+    return ["--suite", suite]
 
 
 def count_tap(out):
