@@ -11,7 +11,6 @@
 #include "util/combine.h"
 #include "util/err.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 
 #define LANES_MAX 64u

@@ -12,7 +12,6 @@
 #include "util/err.h"
 #include "util/secmem.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
