@@ -77,6 +77,8 @@ static const struct key keys[] = {
 	U(clock_skew, "seconds of clock difference allowed in signatures"),
 	L(max_object, "largest single PUT or part, bytes"),
 	B(sync, "fdatasync and fsync before acknowledging a write (true/false)"),
+	B(direct_io, "write uploads' full batches with O_DIRECT, past the page cache, where the "
+		     "file system allows (file store, not tmpfs; CBC suite; true/false)"),
 	S(log_level, "error, warn, info or debug"),
 	S(init_levels, "levels whose keys are created on first start"),
 	B(init_demo, "first start: one bucket per level and a printed test identity"),
@@ -120,6 +122,7 @@ config_defaults(struct config *c)
 	c->clock_skew = 900;
 	c->max_object = 5ull << 30;
 	c->sync = true;
+	c->direct_io = true;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->init_levels, sizeof(c->init_levels), "s0,s1,s2,s3");
 	c->init_demo = false;

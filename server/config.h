@@ -53,6 +53,7 @@ struct config {
 	unsigned clock_skew;     /* seconds */
 	uint64_t max_object;     /* bytes, single PUT and part */
 	bool sync;               /* fdatasync before acknowledging */
+	bool direct_io;          /* O_DIRECT for aligned batches where possible (file store) */
 	char log_level[8];       /* error | warn | info | debug */
 	char init_levels[256];   /* levels created on first start, comma separated */
 	bool init_demo;          /* first start: a bucket per level and a printed test identity */

@@ -377,6 +377,16 @@ open_store(struct server *srv)
 		log_error("store %s: %s (%s)", srv->cfg.data_dir, err_str(rc), strerror(errno));
 		return -1;
 	}
+	if (srv->cfg.direct_io) {
+		/* Not an error (tmpfs, for one): the writes then go through the page cache. */
+		if (store_fs_direct(srv->st, why, sizeof(why)) != 0)
+			log_info("direct_io: off for %s: %s; writing through the page cache",
+				 srv->cfg.data_dir, why);
+		else
+			log_info("direct_io: upload batches go to %s with O_DIRECT (aligned to %u "
+				 "bytes)",
+				 srv->cfg.data_dir, store_write_align(srv->st));
+	}
 	return 0;
 }
 

@@ -358,6 +358,11 @@ objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const char *
 	p.kek.key = kek;
 	p.meta = meta;
 	p.meta_len = mlen;
+	/* Aligned for O_DIRECT (store_fs_direct) when a batch can go that way:
+	 * an object of one batch or less is written from its final batch only,
+	 * and one of unknown size (0) is most often small (an upload's marker). */
+	if (size_hint > (uint64_t)FORMAT_BATCH * x->chunk)
+		p.align = store_write_align(x->st);
 	if ((rc = format_create(&w->fo, &p, x->e)) != 0)
 		goto err;
 	if ((rc = store_put_begin(x->st, b->space, okey,

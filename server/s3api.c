@@ -1054,12 +1054,15 @@ put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const st
 	   struct cat_object *index, uint8_t md5[16], uint64_t *size)
 {
 	struct objio_wr *w = NULL;
-	uint64_t hint = r->h->body == HTTP_BODY_LENGTH &&
-					r->auth.payload != SIGV4_PAYLOAD_STREAMING_SIGNED &&
-					r->auth.payload != SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRL
-				? r->h->content_length
-				: 0;
+	bool chunked = r->auth.payload == SIGV4_PAYLOAD_STREAMING_SIGNED ||
+		       r->auth.payload == SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRL;
+	uint64_t hint = r->h->body == HTTP_BODY_LENGTH && !chunked ? r->h->content_length : 0;
 	int rc;
+
+	/* aws-chunked: the decoded length, which the decoder holds the body to. */
+	if (chunked && r->auth.decoded_length > 0 &&
+	    (uint64_t)r->auth.decoded_length <= r->srv->cfg.max_object)
+		hint = (uint64_t)r->auth.decoded_length;
 
 	/* Before the object exists: objio_create reserves the announced size. */
 	if (body_too_large(r, r->srv->cfg.max_object)) {

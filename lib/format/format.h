@@ -52,6 +52,8 @@
 #define FORMAT_CHUNK_DEFAULT 32768 /* see docs/FORMAT.md for why */
 #define FORMAT_DEK_LEN       32
 #define FORMAT_OBJID_LEN     16
+#define FORMAT_ALIGN_MIN     512
+#define FORMAT_ALIGN_MAX     4096
 
 /* A key-encryption key: the level's key that seals object DEKs. */
 struct format_kek {
@@ -77,6 +79,18 @@ struct format_params {
 	struct format_kek kek;
 	const uint8_t *meta; /* opaque metadata (object name, user metadata, ...) */
 	size_t meta_len;     /* <= FORMAT_META_MAX */
+	/*
+	 * For writes that bypass the page cache (O_DIRECT): 0, or a power of
+	 * two from FORMAT_ALIGN_MIN to FORMAT_ALIGN_MAX.  When the suite allows
+	 * it (CBC: iv + tag = 48 bytes, a multiple of 16), the chunk becomes the
+	 * largest multiple of 16 not above chunk_size whose stride is a multiple
+	 * of align (32,720 at the default), the header is padded to a multiple
+	 * of align, and the writer's buffers put every full record at an
+	 * aligned address: each full batch then reaches the sink as aligned
+	 * iovecs at an aligned offset.  GCM (iv + tag = 28) cannot have such a
+	 * stride: its objects are written as with 0.
+	 */
+	uint32_t align;
 };
 
 /* What an object being opened must be. */
@@ -162,6 +176,9 @@ const uint8_t *format_meta(const struct format_obj *o, size_t *len);
 /* Opened objects only: plaintext length and chunk count from the trailer. */
 uint64_t format_length(const struct format_obj *o);
 uint64_t format_nchunks(const struct format_obj *o);
+
+/* format_align(o): the alignment o's writer keeps (0: none; see format_params). */
+uint32_t format_align(const struct format_obj *o);
 
 /* format_stride(o): stored bytes of every non-final chunk. */
 size_t format_stride(const struct format_obj *o);

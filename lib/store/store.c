@@ -70,6 +70,12 @@ store_put_begin(struct store *s, const char *space, const char *key, uint64_t si
 	return s->ops->put_begin(s, space, key, size_hint, out);
 }
 
+uint32_t
+store_write_align(const struct store *s)
+{
+	return s->ops->write_align != NULL ? s->ops->write_align(s) : 0;
+}
+
 int
 store_wr_write(struct store_wr *w, uint64_t off, const struct iovec *iov, int n)
 {

@@ -48,6 +48,23 @@ int store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 	__attribute__((warn_unused_result));
 
 /*
+ * store_fs_direct(s, why, whylen): write through O_DIRECT what can go that
+ * way: a write whose offset and iovecs (address and length) are multiples
+ * of store_write_align(s) bypasses the page cache (no copy into it, no
+ * write-back later); anything else goes through it as before.  Probes the
+ * file system with a real O_DIRECT write and takes its alignment from
+ * statx (STATX_DIOALIGN; 4096 where the kernel does not say), at least 512.
+ * Returns 0, or CS_ENOTSUP (tmpfs, a file system without O_DIRECT, or one
+ * that wants more than 4096), CS_EINVAL (not a file store), CS_EIO or
+ * CS_ENOMEM, with the reason in why.  Reads still use the page cache.
+ */
+int store_fs_direct(struct store *s, char *why, size_t whylen) __attribute__((warn_unused_result));
+
+/* store_write_align(s): the alignment that makes a write direct (see
+ * store_fs_direct()), or 0 when no write bypasses the page cache. */
+uint32_t store_write_align(const struct store *s);
+
+/*
  * The RADOS backend (store_rados.c): objects striped over RADOS objects of
  * one pool, the name-to-object index in the omap of one RADOS object per
  * space.  Every string is borrowed for the call only.

@@ -42,6 +42,9 @@
 #define RWJ_MAGIC  "CSRJ"
 #define RWJ_FIXED  (4 + 8 + 4 + 4 + 4)
 
+#define FS_DIO_ALIGN_MIN 512u /* what the format's aligned layout supports */
+#define FS_DIO_ALIGN_MAX 4096u
+
 #define LOCK_PREFIX  ".lock-"
 #define LOCK_WAIT_MS 30000u /* store_lock()'s default wait */
 
@@ -49,13 +52,15 @@ struct fs_store {
 	struct store base;
 	int root;
 	enum store_sync sync;
-	bool tmpfs; /* reserve by checking free space, not with fallocate */
+	bool tmpfs;         /* reserve by checking free space, not with fallocate */
+	uint32_t dio_align; /* store_fs_direct(): O_DIRECT for writes aligned to it; 0: off */
 };
 
 struct fs_wr {
 	struct store_wr base;
 	struct fs_store *s;
 	int dir, fd;
+	int dfd;            /* the same file opened O_DIRECT (at the first direct write), or -1 */
 	uint64_t hint, end; /* reserved size, bytes written up to */
 	char tmp[32];
 	char key[STORE_NAME_MAX + 1];
@@ -409,6 +414,89 @@ fs_reserve(const struct fs_store *s, int fd, uint64_t n)
 	return true;
 }
 
+#ifndef STATX_DIOALIGN
+#define STATX_DIOALIGN 0x2000U
+#endif
+
+int
+store_fs_direct(struct store *base, char *why, size_t whylen)
+{
+	struct fs_store *s = (struct fs_store *)base;
+	uint32_t a = FS_DIO_ALIGN_MIN;
+	struct statx sx;
+	char tmp[32];
+	void *blk = NULL;
+	int fd, rc = CS_ENOTSUP;
+
+	if (base == NULL || base->ops != &fs_ops) {
+		snprintf(why, whylen, "direct I/O needs the file store");
+		return CS_EINVAL;
+	}
+	if (s->tmpfs) {
+		snprintf(why, whylen,
+			 "the store is on tmpfs, whose files are memory: "
+			 "there is no page cache to bypass");
+		return CS_ENOTSUP;
+	}
+	if (fs_tmpname(tmp, sizeof(tmp)) != 0) {
+		snprintf(why, whylen, "no random name for a probe file");
+		return CS_EIO;
+	}
+	fd = openat(s->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0) {
+		int saved = errno;
+
+		snprintf(why, whylen, "the file system refuses O_DIRECT (%s)", strerror(saved));
+		return saved == EINVAL ? CS_ENOTSUP : CS_EIO;
+	}
+	/*
+	 * The alignment the file system asks for (Linux 6.1+; else the page
+	 * size), raised to its block size up to 4096: a direct write of part of
+	 * a block makes ext4 zero the rest of a block it allocates and serialise
+	 * such writes on the inode, which whole blocks avoid.
+	 */
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN | STATX_BASIC_STATS, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN) != 0 && sx.stx_dio_offset_align != 0) {
+		a = sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
+								   : sx.stx_dio_mem_align;
+		if (a < FS_DIO_ALIGN_MIN)
+			a = FS_DIO_ALIGN_MIN;
+		while (a < sx.stx_blksize && a < FS_DIO_ALIGN_MAX)
+			a *= 2;
+	} else {
+		a = FS_DIO_ALIGN_MAX;
+	}
+	if (a > FS_DIO_ALIGN_MAX || (a & (a - 1)) != 0) {
+		snprintf(why, whylen,
+			 "the file system wants O_DIRECT writes aligned to %u bytes "
+			 "(more than %u)",
+			 a, FS_DIO_ALIGN_MAX);
+	} else if ((blk = aligned_alloc(a, a)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		rc = CS_ENOMEM;
+	} else {
+		memset(blk, 0, a);
+		if (pwrite(fd, blk, a, 0) == (ssize_t)a) {
+			s->dio_align = a;
+			rc = 0;
+		} else {
+			snprintf(why, whylen, "an O_DIRECT write of %u bytes failed (%s)", a,
+				 strerror(errno));
+		}
+	}
+	free(blk);
+	close(fd);
+	(void)unlinkat(s->root, tmp, 0);
+	return rc;
+}
+
+static uint32_t
+fs_write_align(const struct store *base)
+{
+	return ((const struct fs_store *)base)->dio_align;
+}
+
 static int
 fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hint,
 	     struct store_wr **out)
@@ -422,6 +510,7 @@ fs_put_begin(struct store *base, const char *space, const char *key, uint64_t hi
 	w->base.ops = &fs_ops;
 	w->s = s;
 	w->fd = -1;
+	w->dfd = -1;
 	w->hint = hint;
 	snprintf(w->key, sizeof(w->key), "%s", key);
 	if ((w->dir = fs_space(s, space)) < 0) {
@@ -467,27 +556,90 @@ iov_advance(struct iovec *v, int done, int n, size_t k)
 	return done;
 }
 
+/* fs_pwritev(fd, v, n, off): write all of v[0..n) at *off (advanced); CS_EIO on error. */
 static int
-fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
+fs_pwritev(int fd, struct iovec *v, int n, uint64_t *off)
 {
-	struct fs_wr *w = (struct fs_wr *)base;
-	struct iovec local[64];
 	int done = 0;
 
-	if (n < 0 || n > 64)
-		return CS_EINVAL;
-	memcpy(local, iov, (size_t)n * sizeof(*iov));
 	while (done < n) {
-		ssize_t k = pwritev(w->fd, local + done, n - done, (off_t)off);
+		ssize_t k = pwritev(fd, v + done, n - done, (off_t)*off);
 
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
 			return CS_EIO;
 		}
-		off += (uint64_t)k;
-		done = iov_advance(local, done, n, (size_t)k);
+		*off += (uint64_t)k;
+		done = iov_advance(v, done, n, (size_t)k);
 	}
+	return 0;
+}
+
+/* fs_aligned(v, n, a): how many leading iovecs of v have address and length aligned to a. */
+static int
+fs_aligned(const struct iovec *v, int n, uint32_t a)
+{
+	int k = 0;
+
+	while (k < n && (uintptr_t)v[k].iov_base % a == 0 && v[k].iov_len % a == 0)
+		k++;
+	return k;
+}
+
+/* fs_dfd(w): w's O_DIRECT descriptor, opened by the first writer thread
+ * that needs it; -1 with errno if it cannot be opened. */
+static int
+fs_dfd(struct fs_wr *w)
+{
+	int fd = __atomic_load_n(&w->dfd, __ATOMIC_ACQUIRE), mine, none = -1;
+
+	if (fd >= 0)
+		return fd;
+	if ((mine = openat(w->dir, w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	if (__atomic_compare_exchange_n(&w->dfd, &none, mine, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return mine;
+	close(mine); /* another thread's came first */
+	return none;
+}
+
+/*
+ * With direct I/O on, the leading iovecs that are aligned (address and
+ * length) at an aligned offset go through the O_DIRECT descriptor, the rest
+ * through the page cache.  The two never share a block: the direct part
+ * ends on a block boundary where the buffered part begins.  A direct write
+ * that comes back short continues buffered.  Objects that never have such
+ * a write (one batch or less) never open the second descriptor.
+ */
+static int
+fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
+{
+	struct fs_wr *w = (struct fs_wr *)base;
+	struct iovec local[64];
+	int done = 0, rc;
+
+	if (n < 0 || n > 64)
+		return CS_EINVAL;
+	memcpy(local, iov, (size_t)n * sizeof(*iov));
+	if (w->s->dio_align != 0 && off % w->s->dio_align == 0 &&
+	    (done = fs_aligned(local, n, w->s->dio_align)) > 0) {
+		int dfd = fs_dfd(w);
+		ssize_t k;
+
+		if (dfd < 0)
+			return CS_EIO;
+		do
+			k = pwritev(dfd, local, done, (off_t)off);
+		while (k < 0 && errno == EINTR);
+		if (k < 0)
+			return CS_EIO;
+		off += (uint64_t)k;
+		done = iov_advance(local, 0, n, (size_t)k);
+	}
+	if ((rc = fs_pwritev(w->fd, local + done, n - done, &off)) != 0)
+		return rc;
 	/* Writers of one object may run on several threads (distinct offsets). */
 	for (uint64_t cur = __atomic_load_n(&w->end, __ATOMIC_RELAXED);
 	     off > cur && !__atomic_compare_exchange_n(&w->end, &cur, off, false, __ATOMIC_RELAXED,
@@ -499,6 +651,8 @@ fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
 static void
 fs_wr_release(struct fs_wr *w)
 {
+	if (w->dfd >= 0)
+		close(w->dfd);
 	if (w->fd >= 0)
 		close(w->fd);
 	close(w->dir);
@@ -783,4 +937,5 @@ static const struct store_ops fs_ops = {
 	.lock = fs_lock,
 	.lock_renew = fs_lock_renew,
 	.unlock = fs_unlock,
+	.write_align = fs_write_align,
 };

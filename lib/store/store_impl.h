@@ -32,6 +32,7 @@ struct store_ops {
 	int (*lock)(struct store *s, const char *name, unsigned wait_ms, struct store_lock **out);
 	int (*lock_renew)(struct store_lock *l);
 	int (*unlock)(struct store_lock *l);
+	uint32_t (*write_align)(const struct store *s); /* NULL: 0 */
 };
 
 /* Every backend's store, store_wr, store_rd and store_lock begin with these. */

@@ -56,25 +56,30 @@ static const uint8_t kek2[32] = {0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
 				 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
 				 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22};
 
-/* The valid objects: suite, chunk size, plaintext length, label, bucket. */
+/* The valid objects: suite, chunk size, plaintext length, label, bucket,
+ * and the alignment asked for (padded header, aligned stride; 0: none). */
 static const struct spec {
 	enum suite_id suite;
 	uint32_t chunk;
 	size_t len;
 	const char *label, *bucket;
+	uint32_t align;
 } specs[] = {
-	{SUITE_CBC_HMAC_SHA256, 16, 0, "s0", "b0"},
-	{SUITE_CBC_HMAC_SHA256, 16, 1, "s0", "b1"},
-	{SUITE_CBC_HMAC_SHA256, 16, 16, "s1:c1,c2", "b2"},
-	{SUITE_CBC_HMAC_SHA256, 16, 17, "s1:c1,c2", "b3"},
-	{SUITE_CBC_HMAC_SHA256, 32, 100, "s2:c0.c9", "b4"},
-	{SUITE_AES_256_GCM, 16, 0, "s0", "b5"},
-	{SUITE_AES_256_GCM, 16, 33, "s0", "b6"},
-	{SUITE_AES_256_GCM, 48, 200, "s3", "b7"},
-	{SUITE_CBC_HMAC_SHA256, 4096, 5000, "s0", "b8"},
-	{SUITE_AES_256_GCM, 16, 16 * 20 + 3, "s0", "b9"},
-	{SUITE_CBC_HMAC_SHA256, 16, 16 * 17, "s0", "b10"},
-	{SUITE_CBC_HMAC_SHA256, 0, 10, "s15:c1023", "bucket-with-a-longer-name"},
+	{SUITE_CBC_HMAC_SHA256, 16, 0, "s0", "b0", 0},
+	{SUITE_CBC_HMAC_SHA256, 16, 1, "s0", "b1", 0},
+	{SUITE_CBC_HMAC_SHA256, 16, 16, "s1:c1,c2", "b2", 0},
+	{SUITE_CBC_HMAC_SHA256, 16, 17, "s1:c1,c2", "b3", 0},
+	{SUITE_CBC_HMAC_SHA256, 32, 100, "s2:c0.c9", "b4", 0},
+	{SUITE_AES_256_GCM, 16, 0, "s0", "b5", 0},
+	{SUITE_AES_256_GCM, 16, 33, "s0", "b6", 0},
+	{SUITE_AES_256_GCM, 48, 200, "s3", "b7", 0},
+	{SUITE_CBC_HMAC_SHA256, 4096, 5000, "s0", "b8", 0},
+	{SUITE_AES_256_GCM, 16, 16 * 20 + 3, "s0", "b9", 0},
+	{SUITE_CBC_HMAC_SHA256, 16, 16 * 17, "s0", "b10", 0},
+	{SUITE_CBC_HMAC_SHA256, 0, 10, "s15:c1023", "bucket-with-a-longer-name", 0},
+	{SUITE_CBC_HMAC_SHA256, 464, 3 * 464 + 9, "s0", "b12", 512},  /* stride 512 */
+	{SUITE_CBC_HMAC_SHA256, 976, 17 * 976 + 5, "s1", "b13", 512}, /* stride 1024 */
+	{SUITE_AES_256_GCM, 976, 2000, "s1", "b14", 512},             /* GCM: not aligned */
 };
 
 static struct obj {
@@ -147,7 +152,10 @@ make_obj(size_t i)
 	p.kek.key = kek1;
 	p.meta = (const uint8_t *)meta;
 	p.meta_len = (size_t)snprintf(meta, sizeof(meta), "CSM1 object %zu", i);
+	p.align = s->align;
 	FUZZ_CHECK(format_create(&o, &p, e_evp) == 0);
+	FUZZ_CHECK(s->align == 0 || s->suite != SUITE_CBC_HMAC_SHA256 ||
+		   (format_align(o) == s->align && format_stride(o) % s->align == 0));
 	FUZZ_CHECK(format_writer_new(&w, o, e_evp, mem_sink, &m) == 0);
 	FUZZ_CHECK(format_writer_write(w, objs[i].plain, s->len) == 0);
 	FUZZ_CHECK(format_writer_finish(w, digest, (uint32_t)i, NULL) == 0);

@@ -38,6 +38,11 @@ W).  Then every round:
   - then, with the server up, aborts the multipart uploads the kill left open
     and deletes a few objects, so that later rounds also write new keys.
 
+The server writes with O_DIRECT (--direct-io true, the default: full batches
+of aligned objects bypass the page cache) in the warm-up, round 1 and every
+odd round, and with --direct-io false in the others, so that objects of both
+layouts are cut, read back and overwritten by each other.
+
 What a kill -9 cannot show: the loss of the page cache.  The durability of
 fdatasync and of the directory fsync is tested by fault_test.py instead.
 
@@ -313,13 +318,20 @@ def main():
     tap = harness.Tap()
     tap.diag("seed %d (sizes, keys and kill points; timing makes every run differ)" % seed)
     base = tempfile.mkdtemp(prefix="cs-crash-", dir="/var/tmp")
-    srv = harness.Server(os.path.abspath(args.server), base, sync=True)
+    direct = ["--direct-io", "true"]
+    srv = harness.Server(os.path.abspath(args.server), base, sync=True, extra=direct)
     t_all = time.monotonic()
     try:
         try:
             srv.start()
         except Exception as e:  # noqa: BLE001
             harness.die("start-up failed: %s" % e)
+        log = srv.log_since(0)
+        if "direct_io: off" in log:
+            tap.skip("direct I/O on", [l for l in log.splitlines() if "direct_io" in l][0])
+        else:
+            tap.ok("direct_io: upload batches go to" in log,
+                   "direct I/O on (odd rounds)", srv.tail().splitlines())
         model = {k: None for k in POOL}
 
         # Warm-up: a whole batch, no kill; measures the upload window.
@@ -343,6 +355,8 @@ def main():
             # A batch done before the kill measured the window again (later
             # batches overwrite more and run faster than the first).
             window = run_batch(srv, ups, kill_at) or window
+            # the next round's server
+            srv.extra = direct if r % 2 == 0 else ["--direct-io", "false"]
             try:
                 ready = srv.start()
             except Exception as e:  # noqa: BLE001

@@ -132,6 +132,9 @@ teardown(void **state)
 	return 0;
 }
 
+/* The alignment write_obj asks for (format_params.align). */
+static uint32_t wo_align;
+
 /* write_obj: a new object of len pseudo-random bytes (seed) into m. */
 static void
 write_obj(struct mem *m, uint8_t *plain, size_t len, const struct suite_info *su, uint32_t chunk,
@@ -145,6 +148,7 @@ write_obj(struct mem *m, uint8_t *plain, size_t len, const struct suite_info *su
 		.kek = {"s2", 1, kek_s2},
 		.meta = (const uint8_t *)meta,
 		.meta_len = meta ? strlen(meta) : 0,
+		.align = wo_align,
 	};
 	struct format_obj *o;
 	struct format_writer *w;
@@ -345,18 +349,26 @@ static void
 test_every_bit_flip_rejected(void **state)
 {
 	const uint32_t c = 64;
-	size_t len = 6 * c + 9;
-	uint8_t *plain = make_plain(len);
+	uint8_t *plain = make_plain(3 * 464 + 9);
 	struct mem m = {0}, d = {0};
 
 	(void)state;
-	for (int su = 1; su <= 2; su++) {
+	/* Both suites, and (su 3) a CBC object with a padded header and a
+	 * 512-byte stride: chunk 464 aligned to 512. */
+	for (int su = 1; su <= 3; su++) {
+		uint32_t cs = su == 3 ? 464 : c;
+		size_t len = su == 3 ? 3 * 464 + 9 : 6 * c + 9;
 		struct format_obj *o;
 		size_t hlen;
 
-		write_obj(&m, plain, len, suite_by_id((unsigned)su), c, engines[1], "k");
+		wo_align = su == 3 ? 512 : 0;
+		write_obj(&m, plain, len, suite_by_id(su == 3 ? 1u : (unsigned)su), cs, engines[1],
+			  "k");
+		wo_align = 0;
 		assert_int_equal(open_obj(&o, &m, NULL, NULL, engines[0]), 0);
 		format_header(o, &hlen);
+		if (su == 3)
+			assert_true(hlen % 512 == 0 && format_stride(o) == 512);
 		d.b = malloc(m.n);
 		d.n = d.cap = m.n;
 		/* Every byte of the object, every bit position in turn. */
@@ -367,7 +379,7 @@ test_every_bit_flip_rejected(void **state)
 			d.b[pos] ^= (uint8_t)(1u << (pos % 8));
 			if (pos >= m.n - FORMAT_TRAILER_LEN)
 				bad = 0; /* the trailer guards everything */
-			expect_damage(&d, plain, bad, c, "bit flip", pos);
+			expect_damage(&d, plain, bad, cs, "bit flip", pos);
 		}
 		format_free(o);
 		free(d.b);
@@ -615,6 +627,21 @@ engine_ctx_free(void *e)
 	engine_free(e);
 }
 
+/* write_uneven: len bytes of plain through w in pieces of 1..max bytes, so
+ * that batches fill in the middle of writes. */
+static void
+write_uneven(struct format_writer *w, const uint8_t *plain, size_t len, size_t max)
+{
+	for (size_t off = 0; off < len;) {
+		size_t n = 1 + (off * 7 + 333) % max;
+
+		if (n > len - off)
+			n = len - off;
+		assert_int_equal(format_writer_write(w, plain + off, n), 0);
+		off += n;
+	}
+}
+
 static void
 test_async_writer(void **state)
 {
@@ -642,15 +669,7 @@ test_async_writer(void **state)
 			assert_int_equal(format_create(&o, &p, engines[k]), 0);
 			assert_int_equal(
 				format_writer_new_async(&w, o, engines[k], lmem_sink, &l, q), 0);
-			/* Uneven pieces, so batches fill in the middle of writes. */
-			for (size_t off = 0; off < sizes[i];) {
-				size_t n = 1 + (off * 7 + 333) % 5000;
-
-				if (n > sizes[i] - off)
-					n = sizes[i] - off;
-				assert_int_equal(format_writer_write(w, plain + off, n), 0);
-				off += n;
-			}
+			write_uneven(w, plain, sizes[i], 5000);
 			assert_int_equal(format_writer_finish(w, NULL, 0, &total), 0);
 			assert_int_equal(total, sizes[i]);
 			assert_int_equal(l.m.n, format_stored_size(o, sizes[i]));
@@ -718,6 +737,144 @@ test_async_writer(void **state)
 		}
 		workq_free(q);
 	}
+}
+
+/* An lmem that also counts the sink calls whose every iovec (and offset) is
+ * aligned, the writes a store can send with O_DIRECT. */
+struct amem {
+	struct lmem l;
+	uint32_t align;
+	uint64_t hlen;
+	int aligned, body; /* aligned calls; calls past the header */
+	uint64_t aligned_bytes;
+};
+
+static int
+amem_sink(void *arg, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+	struct amem *a = arg;
+	bool ok = off % a->align == 0;
+	uint64_t n = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		ok = ok && (uintptr_t)iov[i].iov_base % a->align == 0 &&
+		     iov[i].iov_len % a->align == 0;
+		n += iov[i].iov_len;
+	}
+	pthread_mutex_lock(&a->l.mu);
+	if (off >= a->hlen)
+		a->body++;
+	if (ok && off >= a->hlen) { /* the header may be aligned or not: malloc's */
+		a->aligned++;
+		a->aligned_bytes += n;
+	}
+	pthread_mutex_unlock(&a->l.mu);
+	return lmem_sink(&a->l, off, iov, iovcnt);
+}
+
+static void
+test_aligned_objects(void **state)
+{
+	static enum engine_kind kind = ENGINE_IPSECMB;
+	const uint32_t aligns[] = {512, 4096};
+	struct format_params p = {.label = "s2:c1,c4.c7",
+				  .bucket = "secret-bucket",
+				  .kek = {"s2", 1, kek_s2},
+				  .meta = (const uint8_t *)"name=x",
+				  .meta_len = 6};
+	struct workq *q;
+	struct format_obj *o;
+
+	(void)state;
+	assert_int_equal(workq_new(&q, 2, engine_ctx, engine_ctx_free, &kind), 0);
+	for (size_t ai = 0; ai < 2; ai++) {
+		const uint32_t A = aligns[ai], C = 32720; /* 16 + 32720 + 32 = 32768 */
+		const size_t sizes[] = {
+			0, 1, C - 1, C, 16 * (size_t)C, 16 * (size_t)C + 5, 40 * (size_t)C + 77};
+
+		p.align = A;
+		p.suite = suite_by_id(1);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			for (int async = 0; async <= 1; async++) {
+				uint8_t *plain = make_plain(sizes[i]);
+				struct amem am = {.l = {.mu = PTHREAD_MUTEX_INITIALIZER},
+						  .align = A};
+				struct format_writer *w;
+				struct acc a = {0};
+				uint64_t nch, nbatch, fin, want;
+				size_t hlen;
+
+				assert_int_equal(format_create(&o, &p, engines[async]), 0);
+				format_header(o, &hlen);
+				assert_int_equal(format_chunk_size(o), C);
+				assert_int_equal(format_align(o), A);
+				assert_int_equal(hlen % A, 0);
+				assert_int_equal(format_stride(o) % A, 0);
+				am.hlen = hlen;
+				assert_int_equal(async ? format_writer_new_async(&w, o, engines[1],
+										 amem_sink, &am, q)
+						       : format_writer_new(&w, o, engines[0],
+									   amem_sink, &am),
+						 0);
+				write_uneven(w, plain, sizes[i], 70000);
+				assert_int_equal(format_writer_finish(w, NULL, 0, NULL), 0);
+				format_writer_free(w);
+				assert_int_equal(am.l.m.n, format_stored_size(o, sizes[i]));
+				/* Every batch before the final one comes aligned and whole, and
+				 * the final one too when its last record happens to fill whole
+				 * blocks (C - 15 .. C - 1 bytes, CBC-padded to C). */
+				nch = format_chunk_count(o, sizes[i]);
+				nbatch = (nch - 1) / FORMAT_BATCH; /* batches before the final */
+				fin = format_stored_size(o, sizes[i]) - FORMAT_TRAILER_LEN -
+				      format_chunk_offset(o, nch - 1);
+				want = nbatch * FORMAT_BATCH * format_stride(o);
+				if (fin % A == 0)
+					want += (nch - 1 - nbatch * FORMAT_BATCH) *
+							format_stride(o) +
+						fin;
+				assert_int_equal(am.aligned, (int)nbatch + (fin % A == 0));
+				assert_int_equal(am.aligned_bytes, want);
+				assert_true(sizes[i] < 20 * (size_t)C || am.aligned >= 2);
+				format_free(o);
+				assert_int_equal(read_all(&am.l.m, &a, engines[i % 2]), 0);
+				assert_int_equal(a.n, sizes[i]);
+				if (sizes[i] > 0)
+					assert_memory_equal(a.b, plain, sizes[i]);
+				/* The padding is under the header MAC. */
+				if (sizes[i] == 1) {
+					am.l.m.b[hlen - FORMAT_TRAILER_LEN + 3] ^= 0x10;
+					assert_int_equal(read_all(&am.l.m, &a, engines[0]),
+							 CS_EAUTH);
+				}
+				free(a.b);
+				free(am.l.m.b);
+				free(plain);
+			}
+		}
+		/* GCM cannot have an aligned stride: written as without align. */
+		p.suite = suite_by_id(2);
+		assert_int_equal(format_create(&o, &p, engines[0]), 0);
+		assert_int_equal(format_align(o), 0);
+		assert_int_equal(format_chunk_size(o), FORMAT_CHUNK_DEFAULT);
+		assert_int_equal(format_header(o, &(size_t){0})[20 + 3], 0); /* no flags */
+		format_free(o);
+	}
+	/* A chunk too small to align stays as it is. */
+	p.suite = suite_by_id(1);
+	p.align = 512;
+	p.chunk_size = 64;
+	assert_int_equal(format_create(&o, &p, engines[0]), 0);
+	assert_int_equal(format_align(o), 0);
+	assert_int_equal(format_chunk_size(o), 64);
+	format_free(o);
+	p.chunk_size = 0;
+	/* Alignments that are not powers of two from 512 to 4096. */
+	for (uint32_t bad = 1; bad <= 16384; bad = bad * 2 + (bad == 1024))
+		if (bad < 512 || bad > 4096 || (bad & (bad - 1)) != 0) {
+			p.align = bad;
+			assert_int_equal(format_create(&o, &p, engines[0]), CS_EINVAL);
+		}
+	workq_free(q);
 }
 
 static void
@@ -831,6 +988,7 @@ main(void)
 		cmocka_unit_test(test_destroyed_kek_fails_and_is_named),
 		cmocka_unit_test(test_rewrap_and_dek_span),
 		cmocka_unit_test(test_async_writer),
+		cmocka_unit_test(test_aligned_objects),
 		cmocka_unit_test(test_trailer_digest),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_garbage_headers),
