@@ -610,7 +610,8 @@ fs_dfd(struct fs_wr *w)
  * length) at an aligned offset go through the O_DIRECT descriptor, the rest
  * through the page cache.  The two never share a block: the direct part
  * ends on a block boundary where the buffered part begins.  A direct write
- * that comes back short continues buffered.  Objects that never have such
+ * that comes back short, or refused as misaligned (EINVAL), continues
+ * buffered.  Objects that never have such
  * a write (one batch or less) never open the second descriptor.
  */
 static int
@@ -633,8 +634,10 @@ fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
 		do
 			k = pwritev(dfd, local, done, (off_t)off);
 		while (k < 0 && errno == EINTR);
-		if (k < 0)
+		if (k < 0 && errno != EINVAL)
 			return CS_EIO;
+		if (k < 0) /* an alignment rule the probe did not show: buffered, then */
+			k = 0;
 		off += (uint64_t)k;
 		done = iov_advance(local, 0, n, (size_t)k);
 	}
