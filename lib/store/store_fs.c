@@ -289,11 +289,14 @@ store_fs_open(struct store **out, const char *dir, enum store_sync sync)
 		return CS_EIO;
 	}
 	s->tmpfs = fstatfs(s->root, &sf) == 0 && sf.f_type == TMPFS_MAGIC_NR;
-	/* Sweep every space of the temporaries of writes that never committed. */
+	/* Sweep every space of the temporaries of writes that never committed,
+	 * and the root of store_fs_direct()'s probe file, if a crash left it. */
 	if ((fd = dup(s->root)) >= 0 && (d = fdopendir(fd)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			int sp;
 
+			if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+				(void)unlinkat(s->root, de->d_name, 0);
 			if (!store_name_ok(de->d_name))
 				continue;
 			if ((sp = fs_space(s, de->d_name)) >= 0) {
@@ -611,8 +614,8 @@ fs_dfd(struct fs_wr *w)
  * through the page cache.  The two never share a block: the direct part
  * ends on a block boundary where the buffered part begins.  A direct write
  * that comes back short, or refused as misaligned (EINVAL), continues
- * buffered.  Objects that never have such
- * a write (one batch or less) never open the second descriptor.
+ * buffered.  Objects that never have such a write (one batch or less)
+ * never open the second descriptor.
  */
 static int
 fs_wr_write(struct store_wr *base, uint64_t off, const struct iovec *iov, int n)
