@@ -10,7 +10,8 @@
 # interleaved (dd, cryptstored, dd, ...) after one warm-up round; medians are reported with
 # the ratio cryptstored / dd.  Issue 5's target: >= 0.85x.  "machine CPU" is every CPU's busy time
 # during the PUTs (/proc/stat: the server, loadgen, the kernel's write-back threads, anything
-# else running) per GB; with --server-args "--direct-io true" the write-back share goes.
+# else running) per GB.  Full batches go to disk with O_DIRECT (direct_io, the default);
+# --server-args "--direct-io false" writes through the page cache, write-back included.
 set -euo pipefail
 
 usage() {

@@ -53,7 +53,8 @@ int store_fs_open(struct store **out, const char *dir, enum store_sync sync)
  * of store_write_align(s) bypasses the page cache (no copy into it, no
  * write-back later); anything else goes through it as before.  Probes the
  * file system with a real O_DIRECT write and takes its alignment from
- * statx (STATX_DIOALIGN; 4096 where the kernel does not say), at least 512.
+ * statx (STATX_DIOALIGN; 4096 where the kernel does not say), at least 512
+ * and at least the file system's block size up to 4096.
  * Returns 0, or CS_ENOTSUP (tmpfs, a file system without O_DIRECT, or one
  * that wants more than 4096), CS_EINVAL (not a file store), CS_EIO or
  * CS_ENOMEM, with the reason in why.  Reads still use the page cache.
