@@ -7,12 +7,30 @@ Each build directory's tests run through `meson test`; the per-case TAP
 results Meson records are counted, so the closing line counts test cases,
 not programs.  The last line is the form CI reads:
     N passed, N failed[, N skipped]
+Just above it, every failing test is named with its "not ok" lines and the
+diagnostics under them, so that a log read from its tail says what failed.
 Exit status: 0 if nothing failed.
 """
 import json
 import os
 import subprocess
 import sys
+
+
+FAILURES = []  # (builddir, test name, result, lines) of every failing test
+
+
+def failure_lines(out, limit=12):
+    """The "not ok" lines of a TAP stream and the diagnostics that follow each."""
+    keep, lines = False, []
+    for line in out.splitlines():
+        if line.startswith("not ok"):
+            keep = True
+        elif not line.startswith("#"):
+            keep = False
+        if keep and len(lines) < limit:
+            lines.append(line[:300])
+    return lines
 
 
 def run(spec):
@@ -38,6 +56,10 @@ def run(spec):
             if result not in ("OK", "SKIP", "EXPECTEDFAIL") and f_ == 0:
                 f_ = 1  # crashed or timed out after its last "ok" line
             passed, failed, skipped = passed + p, failed + f_, skipped + s
+            if f_:
+                out = t.get("stdout", "")
+                lines = failure_lines(out) or out.splitlines()[-6:]
+                FAILURES.append((builddir, t["name"], result, lines))
             print(f"{builddir}: {t['name']}: {p} passed, {f_} failed, {s} skipped")
     if proc.returncode != 0 and failed == 0:
         failed = 1
@@ -75,6 +97,10 @@ def main():
     for d in dirs:
         p, f, s = run(d)
         tp, tf, ts = tp + p, tf + f, ts + s
+    for builddir, name, result, lines in FAILURES:
+        print(f"FAILED {builddir}: {name} ({result})")
+        for ln in lines:
+            print(f"    {ln}")
     line = f"{tp} passed, {tf} failed"
     if ts:
         line += f", {ts} skipped"

