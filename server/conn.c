@@ -45,6 +45,9 @@ struct conn {
 	bool fresh;    /* no request yet: the head timer runs from the accept */
 	bool draining; /* reading an unread body away: head_deadline_ms bounds it */
 	enum http_err body_err;
+	uint64_t body_seen;  /* body bytes the parser has passed (Content-Length bodies) */
+	const uint8_t *pend; /* conn_body_into: the rest of a piece not yet placed */
+	size_t pend_len;
 	struct engine *e;
 	int64_t head_deadline_ms;
 	int64_t idle_deadline_ms; /* parked: close it then */
@@ -306,6 +309,7 @@ conn_body(struct conn *c, const uint8_t **data, size_t *len)
 	case HTTP_EV_BODY:
 		*data = ev.data;
 		*len = ev.len;
+		c->body_seen += ev.len;
 		return 1;
 	case HTTP_EV_DONE:
 		c->body_ended = true;
@@ -318,6 +322,107 @@ conn_body(struct conn *c, const uint8_t **data, size_t *len)
 		c->dead = true;
 		return -1;
 	}
+}
+
+/* body_fail: a body that cannot be read on: the error, and no next request. */
+static int
+body_fail(struct conn *c, enum http_err e)
+{
+	c->body_err = e;
+	c->dead = true;
+	return -1;
+}
+
+/* conn_recv_direct: receive the next body bytes straight into iov, at most
+ * what is left of the Content-Length body, and pass them through the parser
+ * (which then knows where the body ends and the next request begins). */
+static int
+conn_recv_direct(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+{
+	uint64_t left = c->req->content_length - c->body_seen;
+	struct iovec v[CONN_IOV_MAX];
+	struct msghdr m;
+	size_t done = 0;
+	ssize_t n;
+	int nv = 0;
+
+	for (int i = 0; i < niov && nv < CONN_IOV_MAX && left > 0; i++) {
+		v[nv] = iov[i];
+		if (v[nv].iov_len > left)
+			v[nv].iov_len = (size_t)left;
+		left -= v[nv].iov_len;
+		nv++;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = v;
+	m.msg_iovlen = (size_t)nv;
+	/* Read first: after the body's previous piece was sealed, the next one
+	 * is usually waiting, and a poll would only cost a system call. */
+	while ((n = recvmsg(c->fd, &m, MSG_DONTWAIT)) < 0) {
+		struct pollfd p = {c->fd, POLLIN, 0};
+		int r;
+
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return body_fail(c, HTTP_E_TRUNCATED);
+		do
+			r = poll(&p, 1, (int)c->srv->cfg.body_timeout * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0)
+			return body_fail(c, HTTP_E_TRUNCATED); /* body_timeout */
+	}
+	if (n == 0)
+		return body_fail(c, HTTP_E_TRUNCATED); /* the client closed mid-body */
+	atomic_fetch_add(&c->srv->bytes_in, (uint64_t)n);
+	for (int i = 0; i < nv && done < (size_t)n; i++) {
+		const uint8_t *p = v[i].iov_base;
+		size_t len = v[i].iov_len < (size_t)n - done ? v[i].iov_len : (size_t)n - done;
+
+		for (size_t fed = 0; fed < len;) {
+			struct http_event ev;
+			size_t used = 0;
+
+			if (http_feed(c->h, p + fed, len - fed, &used, &ev) != 0 ||
+			    ev.type != HTTP_EV_BODY || ev.data != p + fed || ev.len != used ||
+			    used == 0)
+				return body_fail(c,
+						 ev.type == HTTP_EV_ERROR ? ev.err : HTTP_E_SYNTAX);
+			fed += used;
+		}
+		done += len;
+	}
+	c->body_seen += (uint64_t)n;
+	*got = (size_t)n;
+	return 1;
+}
+
+int
+conn_body_into(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+{
+	size_t done = 0;
+	int r;
+
+	*got = 0;
+	if (niov < 1 || niov > CONN_IOV_MAX)
+		return CS_EINVAL;
+	if (c->pend_len == 0 && c->tls == NULL && c->req->body == HTTP_BODY_LENGTH &&
+	    !c->body_ended && c->in_off == c->in_len && c->body_seen < c->req->content_length &&
+	    (!c->req->expect_continue || c->continue_sent))
+		return conn_recv_direct(c, iov, niov, got);
+	if (c->pend_len == 0 && (r = conn_body(c, &c->pend, &c->pend_len)) <= 0)
+		return r;
+	/* Copy what conn_body() handed out; the rest waits for the next call. */
+	for (int i = 0; i < niov && c->pend_len > 0; i++) {
+		size_t k = iov[i].iov_len < c->pend_len ? iov[i].iov_len : c->pend_len;
+
+		memcpy(iov[i].iov_base, c->pend, k);
+		c->pend += k;
+		c->pend_len -= k;
+		done += k;
+	}
+	*got = done;
+	return done > 0 ? 1 : CS_EINVAL; /* only iovecs of length 0 */
 }
 
 enum http_err
@@ -751,6 +856,9 @@ conn_run(struct conn *c)
 		c->req = NULL;
 		c->body_ended = c->continue_sent = c->responded = false;
 		c->body_err = HTTP_E_NONE;
+		c->body_seen = 0;
+		c->pend = NULL;
+		c->pend_len = 0;
 		/* The first byte of a buffered pipelined request starts the head timer
 		 * too, and so does the accept: a new connection owes us a request, it
 		 * is not a keep-alive connection idling between two (its timer,

@@ -68,6 +68,20 @@ const char *conn_tls_user(const struct conn *c);
 int conn_body(struct conn *c, const uint8_t **data, size_t *len)
 	__attribute__((warn_unused_result));
 
+/*
+ * conn_body_into(c, iov, niov, got): the next piece of the request body,
+ * placed into iov (niov <= CONN_IOV_MAX) instead of handed out: returns 1
+ * with *got > 0 bytes there (filling the iovecs in order), 0 at the end of
+ * the body, or a negative error, as conn_body().  Over plain TCP with a
+ * Content-Length body the bytes are received straight into iov (one
+ * recvmsg, no copy); otherwise (TLS, chunked framing, bytes that arrived
+ * with the head) they are copied from the connection's buffer.  Either way
+ * never past the body's end.  Do not mix with conn_body() within a body.
+ */
+#define CONN_IOV_MAX 16
+int conn_body_into(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+	__attribute__((warn_unused_result));
+
 /* conn_body_error(c): the HTTP error of a failed conn_body(), or HTTP_E_NONE. */
 enum http_err conn_body_error(const struct conn *c);
 

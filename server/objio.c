@@ -395,6 +395,36 @@ objio_write(struct objio_wr *w, const void *data, size_t n)
 }
 
 int
+objio_space(struct objio_wr *w, struct iovec *iov, int max)
+{
+	return wr_errno(w, format_writer_space(w->fw, iov, max));
+}
+
+int
+objio_advance(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
+{
+	size_t left = n;
+
+	for (int i = 0; i < niov; i++)
+		left -= iov[i].iov_len < left ? iov[i].iov_len : left;
+	if (left > 0)
+		return CS_EINVAL; /* more than the space given */
+	/* The shared MD5 takes all the pieces as one request: one turn. */
+	if (w->md5s != NULL)
+		md5_shared_updatev(w->md5c, w->md5s, iov, niov, n);
+	left = n;
+	for (int i = 0; i < niov && left > 0; i++) {
+		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
+
+		if ((w->md5 != NULL && EVP_DigestUpdate(w->md5, iov[i].iov_base, k) != 1) ||
+		    (w->sha != NULL && EVP_DigestUpdate(w->sha, iov[i].iov_base, k) != 1))
+			return CS_ECRYPTO;
+		left -= k;
+	}
+	return wr_errno(w, format_writer_advance(w->fw, n));
+}
+
+int
 objio_finish(struct objio_wr *w, uint32_t parts, const uint8_t *md5_in, uint8_t md5[16],
 	     uint8_t sha256[32], uint64_t *len)
 {

@@ -109,6 +109,18 @@ int objio_create(const struct objio_ctx *x, const struct cat_bucket *b, const ch
 int objio_write(struct objio_wr *w, const void *data, size_t n) __attribute__((warn_unused_result));
 
 /*
+ * objio_space(w, iov, max): room for the next plaintext in the object's own
+ * record buffers, for a caller that receives it there (no copy); as
+ * format_writer_space(): only when more plaintext follows.  Returns the
+ * number of iovecs filled (>= 1) or a negative error.
+ * objio_advance(w, iov, niov, n): the first n bytes of those iovecs now hold
+ * plaintext: digest them and accept them.
+ */
+int objio_space(struct objio_wr *w, struct iovec *iov, int max) __attribute__((warn_unused_result));
+int objio_advance(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
+	__attribute__((warn_unused_result));
+
+/*
  * objio_finish(w, parts, md5_in, md5, sha256, len): seal the end of the
  * object.  The trailer's digest is md5_in when given (multipart: MD5 of the
  * parts' MD5s) else the MD5 of the plaintext; parts is 0 for a single PUT.

@@ -492,6 +492,33 @@ pump_data(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* A sink that takes the body where it keeps it (objio's record buffers),
+ * so that a plain Content-Length body is received there with no copy. */
+struct direct_sink {
+	int (*space)(void *arg, struct iovec *iov, int max);
+	int (*advance)(void *arg, const struct iovec *iov, int niov, size_t n);
+};
+
+/* pump_direct: n body bytes were received into iov: count, hash, accept. */
+static int
+pump_direct(struct pump *pu, const struct direct_sink *ds, const struct iovec *iov, int niov,
+	    size_t n)
+{
+	size_t left = n;
+
+	pu->total += n;
+	if (pu->total > pu->max)
+		return CS_ERANGE;
+	for (int i = 0; pu->sha != NULL && i < niov && left > 0; i++) {
+		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
+
+		if (EVP_DigestUpdate(pu->sha, iov[i].iov_base, k) != 1)
+			return CS_ECRYPTO;
+		left -= k;
+	}
+	return pu->sink_rc = ds->advance(pu->arg, iov, niov, n);
+}
+
 /* body_too_large(r, max): the announced body cannot fit in max bytes. */
 static bool
 body_too_large(const struct req *r, uint64_t max)
@@ -504,13 +531,15 @@ body_too_large(const struct req *r, uint64_t max)
 }
 
 /*
- * read_body(r, max, sink, arg): stream the request body (decoding
- * aws-chunked when signed so) into sink; verifies the payload hash when the
- * signature covers it.  On failure an S3 error has been sent; returns -1.
+ * read_body(r, max, sink, ds, arg): stream the request body (decoding
+ * aws-chunked when signed so) into sink, or, with ds and a raw body of
+ * announced length, receive it straight into the space ds gives; verifies
+ * the payload hash when the signature covers it.  On failure an S3 error has
+ * been sent; returns -1.
  */
 static int
 read_body(struct req *r, uint64_t max, int (*sink)(void *arg, const uint8_t *p, size_t n),
-	  void *arg)
+	  const struct direct_sink *ds, void *arg)
 {
 	struct pump pu = {r, sink, arg, NULL, 0, max, 0};
 	struct awschunked *dec = NULL;
@@ -519,6 +548,9 @@ read_body(struct req *r, uint64_t max, int (*sink)(void *arg, const uint8_t *p, 
 	int rc = 0, k;
 	bool chunked = r->auth.payload == SIGV4_PAYLOAD_STREAMING_SIGNED ||
 		       r->auth.payload == SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRL;
+	/* Received in place: a raw body of announced length (aws-chunked
+	 * frames need decoding, a chunked one has no length to stop at). */
+	bool direct = ds != NULL && !chunked && r->h->body == HTTP_BODY_LENGTH;
 
 	if (body_too_large(r, max)) {
 		s3_error(r, 400, "EntityTooLarge",
@@ -551,7 +583,25 @@ read_body(struct req *r, uint64_t max, int (*sink)(void *arg, const uint8_t *p, 
 			return -1;
 		}
 	}
-	while ((k = conn_body(r->c, &d, &n)) == 1) {
+	for (;;) {
+		/* Space is asked for only while body bytes are still due. */
+		if (direct && pu.total < r->h->content_length) {
+			struct iovec iov[CONN_IOV_MAX];
+			int niov = ds->space(arg, iov, CONN_IOV_MAX);
+
+			if (niov < 0) {
+				k = 1;
+				rc = pu.sink_rc = niov;
+				break;
+			}
+			if ((k = conn_body_into(r->c, iov, niov, &n)) != 1)
+				break;
+			if ((rc = pump_direct(&pu, ds, iov, niov, n)) != 0)
+				break;
+			continue;
+		}
+		if ((k = conn_body(r->c, &d, &n)) != 1)
+			break;
 		if (dec != NULL) {
 			rc = awschunked_feed(dec, d, n);
 		} else {
@@ -735,7 +785,7 @@ op_create_bucket(struct req *r)
 	struct label l;
 	int rc;
 
-	if (read_body(r, 64 << 10, mem_sink, &m) != 0) {
+	if (read_body(r, 64 << 10, mem_sink, NULL, &m) != 0) {
 		free(m.b);
 		return;
 	}
@@ -1045,6 +1095,20 @@ wr_sink(void *arg, const uint8_t *p, size_t n)
 	return objio_write(arg, p, n);
 }
 
+static int
+wr_space(void *arg, struct iovec *iov, int max)
+{
+	return objio_space(arg, iov, max);
+}
+
+static int
+wr_advance(void *arg, const struct iovec *iov, int niov, size_t n)
+{
+	return objio_advance(arg, iov, niov, n);
+}
+
+static const struct direct_sink wr_direct = {wr_space, wr_advance};
+
 /*
  * put_stream: the common part of PutObject and UploadPart: stream the body
  * into a new object under okey, check digests, commit.  Fills md5 and size.
@@ -1079,7 +1143,7 @@ put_stream(struct req *r, const struct cat_bucket *b, const char *okey, const st
 		create_failed(r, b, rc, "creating the object");
 		return -1;
 	}
-	if (read_body(r, r->srv->cfg.max_object, wr_sink, w) != 0) {
+	if (read_body(r, r->srv->cfg.max_object, wr_sink, &wr_direct, w) != 0) {
 		objio_abort(w);
 		return -1;
 	}
@@ -1363,7 +1427,7 @@ op_delete_objects(struct req *r)
 
 	if (bucket_for(r, true, &b) != 0)
 		return;
-	if (read_body(r, S3XML_MAX_BODY, mem_sink, &mb) != 0) {
+	if (read_body(r, S3XML_MAX_BODY, mem_sink, NULL, &mb) != 0) {
 		free(mb.b);
 		return;
 	}
@@ -1778,7 +1842,7 @@ op_complete_upload(struct req *r)
 		return;
 	if (upload_open(r, &b, id, &up) != 0)
 		return;
-	if (read_body(r, S3XML_MAX_BODY, mem_sink, &mb) != 0)
+	if (read_body(r, S3XML_MAX_BODY, mem_sink, NULL, &mb) != 0)
 		goto out;
 	if (s3xml_complete((const char *)mb.b, mb.n, &want, &nwant) != 0) {
 		s3_error(r, 400, "MalformedXML",

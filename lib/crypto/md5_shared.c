@@ -11,6 +11,7 @@
 #include "util/combine.h"
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #define LANES_MAX 64u
@@ -18,9 +19,27 @@
 struct md5_req {
 	struct combine_req cr; /* first: a combine_req is an md5_req */
 	struct md5_mb_state *st;
-	const uint8_t *p;
+	const uint8_t *p; /* the current piece */
 	size_t left;
+	const struct iovec *more; /* the pieces after it */
+	int nmore;
+	size_t after; /* bytes still to hash in them */
 };
+
+/* req_next: when the current piece is done, move to the next non-empty one;
+ * false when there is none (the request is done). */
+static bool
+req_next(struct md5_req *r)
+{
+	while (r->left == 0 && r->after > 0 && r->nmore > 0) {
+		r->p = r->more->iov_base;
+		r->left = r->more->iov_len < r->after ? r->more->iov_len : r->after;
+		r->after -= r->left;
+		r->more++;
+		r->nmore--;
+	}
+	return r->left > 0;
+}
 
 struct md5_shared {
 	struct combiner c;
@@ -90,7 +109,7 @@ combine_round(struct combiner *c, void *arg)
 		next = cr->next;
 		r->p += jobs[i].len;
 		r->left -= jobs[i].len;
-		if (r->left == 0)
+		if (!req_next(r))
 			combine_complete(c, prev, cr);
 		else
 			prev = cr;
@@ -103,9 +122,18 @@ combine_round(struct combiner *c, void *arg)
 void
 md5_shared_update(struct md5_shared *m, struct md5_mb_state *st, const void *data, size_t len)
 {
-	struct md5_req me = {.st = st, .p = data, .left = len};
+	struct iovec v = {(void *)(uintptr_t)data, len};
 
-	if (len == 0)
+	md5_shared_updatev(m, st, &v, 1, len);
+}
+
+void
+md5_shared_updatev(struct md5_shared *m, struct md5_mb_state *st, const struct iovec *iov, int niov,
+		   size_t len)
+{
+	struct md5_req me = {.st = st, .more = iov, .nmore = niov, .after = len};
+
+	if (!req_next(&me))
 		return;
 	combine_run(&m->c, &me.cr, 1, combine_round, m);
 }

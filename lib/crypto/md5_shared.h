@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "md5_mb.h"
 
@@ -48,6 +49,12 @@ void md5_shared_free(struct md5_shared *c);
 /* md5_shared_update(c, st, data, len): append data[0..len) to *st, hashed
  * together with other threads' updates; returns when it is done. */
 void md5_shared_update(struct md5_shared *c, struct md5_mb_state *st, const void *data, size_t len);
+
+/* md5_shared_updatev(c, st, iov, niov, len): the same for the first len
+ * bytes of the pieces iov[0..niov), in order, as one request (one turn in
+ * the queue, however many pieces). */
+void md5_shared_updatev(struct md5_shared *c, struct md5_mb_state *st, const struct iovec *iov,
+			int niov, size_t len);
 
 /* md5_shared_stats(c, out): the counters so far. */
 void md5_shared_stats(struct md5_shared *c, struct md5_shared_stats *out);

@@ -1049,46 +1049,124 @@ slot_room(struct format_writer *w)
 	return 0;
 }
 
-int
-format_writer_write(struct format_writer *w, const void *data, size_t len)
+/* writer_ready: w may take more plaintext (an async worker's error comes
+ * back here). */
+static int
+writer_ready(struct format_writer *w)
 {
-	const uint8_t *p = data;
 	int rc;
 
 	if (w->q != NULL && (rc = writer_wait(w, INT_MAX)) != 0) /* INT_MAX: no slot, just err */
 		return rc;
 	if (w->err != 0)
 		return w->err;
-	if (w->finished)
-		return CS_EINVAL;
+	return w->finished ? CS_EINVAL : 0;
+}
+
+/* writer_room: room for at least one more byte in the current chunk, which
+ * more data is known to follow: a full chunk is then not the last, a full
+ * batch goes to be sealed, and a new chunk gets its record buffer. */
+static int
+writer_room(struct format_writer *w)
+{
+	int rc;
+
+	if (w->fill == w->o->chunk) {
+		w->nfull++;
+		w->fill = 0;
+		if (w->nfull == FORMAT_BATCH && (rc = writer_batch_full(w)) != 0) {
+			if (w->err == 0)
+				w->err = rc;
+			return rc;
+		}
+	}
+	if (w->fill == 0 && (rc = slot_room(w)) != 0) {
+		w->err = rc;
+		return rc;
+	}
+	w->slot[w->cur].dirty = true;
+	return 0;
+}
+
+/* writer_text: the plaintext of record k of the current slot. */
+static uint8_t *
+writer_text(const struct format_writer *w, size_t k)
+{
+	return format_rec_text(w->o, w->slot[w->cur].bufs + w->lead + k * w->recsz);
+}
+
+int
+format_writer_write(struct format_writer *w, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	int rc;
+
+	if ((rc = writer_ready(w)) != 0)
+		return rc;
 	while (len > 0) {
 		size_t n;
 
-		if (w->fill == w->o->chunk) {
-			/* More data follows, so the full current chunk is not the last. */
-			w->nfull++;
-			w->fill = 0;
-			if (w->nfull == FORMAT_BATCH && (rc = writer_batch_full(w)) != 0) {
-				if (w->err == 0)
-					w->err = rc;
-				return rc;
-			}
-		}
-		if (w->fill == 0 && (rc = slot_room(w)) != 0) {
-			w->err = rc;
+		if ((rc = writer_room(w)) != 0)
 			return rc;
-		}
 		n = w->o->chunk - w->fill;
 		if (n > len)
 			n = len;
-		w->slot[w->cur].dirty = true;
-		memcpy(format_rec_text(w->o, w->slot[w->cur].bufs + w->lead + w->nfull * w->recsz) +
-			       w->fill,
-		       p, n);
+		memcpy(writer_text(w, w->nfull) + w->fill, p, n);
 		w->fill += n;
 		w->total += n;
 		p += n;
 		len -= n;
+	}
+	return 0;
+}
+
+int
+format_writer_space(struct format_writer *w, struct iovec *iov, int max)
+{
+	const struct wslot *s;
+	int rc, n = 0;
+
+	if (max < 1)
+		return CS_EINVAL;
+	if ((rc = writer_ready(w)) != 0 || (rc = writer_room(w)) != 0)
+		return rc;
+	s = &w->slot[w->cur]; /* writer_room() may have moved to the other slot */
+	/* The current chunk's free part, then every later record the slot's
+	 * buffer holds (a slot grows to a whole batch at its second chunk). */
+	for (size_t k = w->nfull; k < s->cap && n < max; k++, n++) {
+		size_t off = k == w->nfull ? w->fill : 0;
+
+		iov[n].iov_base = writer_text(w, k) + off;
+		iov[n].iov_len = w->o->chunk - off;
+	}
+	return n;
+}
+
+int
+format_writer_advance(struct format_writer *w, size_t n)
+{
+	const struct wslot *s = &w->slot[w->cur];
+
+	if (w->err != 0)
+		return w->err;
+	if (w->finished)
+		return CS_EINVAL;
+	while (n > 0) {
+		size_t k;
+
+		if (w->fill == w->o->chunk) {
+			/* Past the space format_writer_space() gave: a caller's bug. */
+			if (w->nfull + 1 >= s->cap)
+				return w->err = CS_EINVAL;
+			w->nfull++; /* the bytes beyond it follow it: not the last */
+			w->fill = 0;
+		}
+		k = w->o->chunk - w->fill;
+		if (k > n)
+			k = n;
+		w->fill += k;
+		w->total += k;
+		n -= k;
 	}
 	return 0;
 }

@@ -261,6 +261,21 @@ int format_writer_write(struct format_writer *w, const void *data, size_t len)
 	__attribute__((warn_unused_result));
 
 /*
+ * format_writer_space(w, iov, max): where the next plaintext goes, for a
+ * caller that produces it in place (receives a body straight into the
+ * records) instead of handing it to format_writer_write().  Fills up to max
+ * iovecs with the free text of the current batch's records, in order, and
+ * returns how many (>= 1) or a negative error.  Call it only when at least
+ * one more byte of plaintext follows: a full chunk is sealed as not the last
+ * on the strength of it.  Then format_writer_advance(w, n) accepts the first
+ * n bytes placed there (n at most the space given); nothing else may be
+ * called on w in between.  The two may be mixed with format_writer_write().
+ */
+int format_writer_space(struct format_writer *w, struct iovec *iov, int max)
+	__attribute__((warn_unused_result));
+int format_writer_advance(struct format_writer *w, size_t n) __attribute__((warn_unused_result));
+
+/*
  * format_writer_set_combiner(w, ss): seal the last batch (the one
  * format_writer_finish() seals on the caller's thread: all of a small
  * object) through ss, together with other threads' small seals; NULL: alone.

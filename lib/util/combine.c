@@ -49,6 +49,8 @@ combine_run(struct combiner *c, struct combine_req *r, size_t units, combine_rou
 	c->tail = r;
 	c->queued += units;
 	while (!r->done) {
+		/* Yields per turn as the combiner, not per round: once it has
+		 * waited for company, its later rounds take who is there. */
 		unsigned waits = 0;
 
 		if (c->busy) {
@@ -64,7 +66,6 @@ combine_run(struct combiner *c, struct combine_req *r, size_t units, combine_rou
 				pthread_mutex_lock(&c->mu);
 				continue;
 			}
-			waits = 0;
 			round(c, arg);
 		}
 		c->busy = false;

@@ -739,6 +739,110 @@ test_async_writer(void **state)
 	}
 }
 
+/* write_in_place: len bytes of plain through w the way a body received
+ * straight into the records arrives: format_writer_space(), a copy of up to
+ * max bytes into the iovecs it gave (at most maxv of them), then
+ * format_writer_advance(); every fifth piece goes through
+ * format_writer_write() instead. */
+static void
+write_in_place(struct format_writer *w, const uint8_t *plain, size_t len, size_t max)
+{
+	struct iovec iov[FORMAT_BATCH];
+
+	for (size_t off = 0, i = 0; off < len; i++) {
+		size_t want = 1 + (off * 13 + 777 + i) % max, got = 0;
+		int n;
+
+		if (want > len - off)
+			want = len - off;
+		if (i % 5 == 4) {
+			assert_int_equal(format_writer_write(w, plain + off, want), 0);
+			off += want;
+			continue;
+		}
+		n = format_writer_space(w, iov, (int)(1 + i % FORMAT_BATCH));
+		assert_true(n >= 1 && n <= (int)(1 + i % FORMAT_BATCH));
+		for (int k = 0; k < n && got < want; k++) {
+			size_t t = iov[k].iov_len < want - got ? iov[k].iov_len : want - got;
+
+			assert_true(t > 0);
+			memcpy(iov[k].iov_base, plain + off + got, t);
+			got += t;
+		}
+		assert_int_equal(format_writer_advance(w, got), 0);
+		off += got;
+	}
+}
+
+static void
+test_writer_in_place(void **state)
+{
+	static enum engine_kind kind = ENGINE_IPSECMB;
+	const size_t C = 1024, sizes[] = {1,      C - 1,      C,          C + 1,  2 * C,
+					  16 * C, 16 * C + 1, 40 * C + 5, 100000, 300000};
+	struct format_params p = {.label = "s2:c1,c4.c7",
+				  .bucket = "secret-bucket",
+				  .kek = {"s2", 1, kek_s2},
+				  .chunk_size = (uint32_t)C};
+	struct iovec iov[FORMAT_BATCH];
+	struct workq *q;
+
+	(void)state;
+	assert_int_equal(workq_new(&q, 2, engine_ctx, engine_ctx_free, &kind), 0);
+	for (int async = 0; async <= 1; async++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			uint8_t *plain = make_plain(sizes[i]);
+			struct lmem l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+			struct format_writer *w;
+			struct format_obj *o;
+			struct acc a = {0};
+			uint64_t total = 0;
+
+			assert_int_equal(format_create(&o, &p, engines[1]), 0);
+			assert_int_equal(
+				async ? format_writer_new_async(&w, o, engines[1], lmem_sink, &l, q)
+				      : format_writer_new(&w, o, engines[1], lmem_sink, &l),
+				0);
+			write_in_place(w, plain, sizes[i], 1 + (i % 3 == 0 ? 3 * C : 20 * C));
+			assert_int_equal(format_writer_finish(w, NULL, 0, &total), 0);
+			assert_int_equal(total, sizes[i]);
+			assert_int_equal(l.m.n, format_stored_size(o, sizes[i]));
+			/* After finish, neither takes more. */
+			assert_int_equal(format_writer_space(w, iov, 1), CS_EINVAL);
+			assert_int_equal(format_writer_advance(w, 1), CS_EINVAL);
+			format_writer_free(w);
+			format_free(o);
+			assert_int_equal(read_all(&l.m, &a, engines[0]), 0);
+			assert_int_equal(a.n, sizes[i]);
+			assert_memory_equal(a.b, plain, sizes[i]);
+			free(a.b);
+			free(l.m.b);
+			free(plain);
+		}
+	}
+	workq_free(q);
+
+	/* Misuse is refused and sticks: no space asked for, more accepted than
+	 * was given (a new object's first record is all its buffer holds). */
+	{
+		struct lmem l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+		struct format_writer *w;
+		struct format_obj *o;
+
+		assert_int_equal(format_create(&o, &p, engines[1]), 0);
+		assert_int_equal(format_writer_new(&w, o, engines[1], lmem_sink, &l), 0);
+		assert_int_equal(format_writer_space(w, iov, 0), CS_EINVAL);
+		assert_int_equal(format_writer_space(w, iov, FORMAT_BATCH), 1);
+		assert_int_equal(iov[0].iov_len, C);
+		assert_int_equal(format_writer_advance(w, C + 1), CS_EINVAL);
+		assert_int_equal(format_writer_write(w, "x", 1), CS_EINVAL);
+		assert_int_equal(format_writer_finish(w, NULL, 0, NULL), CS_EINVAL);
+		format_writer_free(w);
+		format_free(o);
+		free(l.m.b);
+	}
+}
+
 /* An lmem that also counts the sink calls whose every iovec (and offset) is
  * aligned, the writes a store can send with O_DIRECT. */
 struct amem {
@@ -988,6 +1092,7 @@ main(void)
 		cmocka_unit_test(test_destroyed_kek_fails_and_is_named),
 		cmocka_unit_test(test_rewrap_and_dek_span),
 		cmocka_unit_test(test_async_writer),
+		cmocka_unit_test(test_writer_in_place),
 		cmocka_unit_test(test_aligned_objects),
 		cmocka_unit_test(test_trailer_digest),
 		cmocka_unit_test(test_bad_params),
