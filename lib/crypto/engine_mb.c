@@ -18,9 +18,14 @@
  *   MB_SPLIT  all intel-ipsec-mb, in two passes over cache-hot records:
  *             cipher jobs on the widest manager, hash jobs on an SSE manager
  *             (its SHA-NI code);
- *   MB_ONE    all intel-ipsec-mb, one job per record (cipher and hash).
- * CRYPTSTORE_MB_SPLIT=0, 1, ni (MB_NI with ipsec-mb's cipher lanes) or vaes
- * forces one, for tests.  docs/BENCHMARKS.md has the figures.
+ *   MB_ONE    all intel-ipsec-mb, one job per record (cipher and hash);
+ *             chosen where the manager's own hash beats sha256_ni on a full
+ *             batch (AVX-512's 16 SHA-256 lanes on an Intel host).  A call
+ *             with too few records to fill those lanes still hashes them
+ *             with sha256_ni where it works (mb_ni_below, measured).
+ * CRYPTSTORE_MB_SPLIT=0, 1, ni (MB_NI with ipsec-mb's cipher lanes), vaes
+ * or oneni (MB_ONE, sha256_ni below 16 records) forces one, for tests.
+ * docs/BENCHMARKS.md has the figures.
  *
  * A process-wide manager (mb_global) is created once; it is only read after
  * that (key expansion and one-block hashing keep no state in it) and serves
@@ -34,6 +39,7 @@
 #include "util/secmem.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +59,12 @@ static IMB_MGR *mb_global;
 static bool mb_ok;
 static enum mb_mode mb_mode;
 static bool mb_vaes; /* MB_NI: CBC encryption by cbc_vaes */
+/* MB_ONE: a call with fewer CBC-HMAC records than this hashes them with
+ * sha256_ni instead: a manager of 16 lock-step lanes takes as long for one
+ * message as for sixteen (0: never). */
+static size_t mb_ni_below;
+static char mb_one_name[64]; /* engine_mb_arch() of MB_ONE with mb_ni_below */
+static const char *mb_arch_names[] = {"none", "no-aesni", "sse", "avx", "avx2", "avx512"};
 static pthread_once_t mb_once = PTHREAD_ONCE_INIT;
 
 struct engine_mb {
@@ -110,8 +122,11 @@ mb_hmac_job(IMB_JOB *j, const uint8_t *src, size_t len, uint8_t *tag, const uint
 	j->u.HMAC._hashed_auth_key_xor_opad = pad;
 }
 
-/* mb_hash_seconds: time to HMAC 8 x 32 KiB, 4 times, on mgr or, if NULL,
- * with sha256_ni. */
+/* mb_hash_seconds: time to HMAC 16 x 32 KiB (a format batch), twice, on mgr
+ * or, if NULL, with sha256_ni.  Sixteen, as the engine is given them: an
+ * AVX-512 manager hashes 16 messages in lock-step, and timed on 8 (as it
+ * once was) it ran half empty and lost to sha256_ni, which it beats by 1.6x
+ * on a full batch (an Intel host with AVX-512, 2026-11-27). */
 static double
 mb_hash_seconds(IMB_MGR *mgr, uint8_t *buf, const uint8_t *pad)
 {
@@ -119,11 +134,11 @@ mb_hash_seconds(IMB_MGR *mgr, uint8_t *buf, const uint8_t *pad)
 	double t0 = mb_now();
 	uint8_t tag[32];
 
-	for (int rep = 0; rep < 4; rep++) {
-		struct sha256_ni_job jobs[8];
+	for (int rep = 0; rep < 2; rep++) {
+		struct sha256_ni_job jobs[16];
 		IMB_JOB *j;
 
-		for (int i = 0; i < 8; i++) {
+		for (int i = 0; i < 16; i++) {
 			uint8_t *p = buf + (size_t)i * MB_CAL_STRIDE;
 
 			jobs[i] = (struct sha256_ni_job){&nikey, p, 32768, tag};
@@ -134,7 +149,7 @@ mb_hash_seconds(IMB_MGR *mgr, uint8_t *buf, const uint8_t *pad)
 				;
 		}
 		if (mgr == NULL)
-			sha256_ni_hmac_many(jobs, 8, MB_NI_LANES);
+			sha256_ni_hmac_many(jobs, 16, MB_NI_LANES);
 		else
 			while (IMB_FLUSH_JOB(mgr) != NULL)
 				;
@@ -206,6 +221,10 @@ mb_calibrate(void)
 
 	if (env != NULL && strcmp(env, "0") == 0)
 		return MB_ONE;
+	if (env != NULL && strcmp(env, "oneni") == 0) {
+		mb_ni_below = sha256_ni_usable() ? 16 : 0;
+		return MB_ONE;
+	}
 	if (env != NULL && strcmp(env, "1") == 0)
 		return MB_SPLIT;
 	if (env != NULL && strcmp(env, "ni") == 0 && sha256_ni_usable())
@@ -239,6 +258,13 @@ mb_calibrate(void)
 		mb_vaes = best[4] < 1.1 * best[3];
 	} else if (best[1] * 1.1 < best[0]) {
 		mode = MB_SPLIT;
+	} else if (best[2] < 1e9) {
+		/* The manager's lanes take one turn for up to 16 messages, which
+		 * sha256_ni hashes in a time proportional to their number: it is
+		 * the faster below 16 x (manager's time / its time). */
+		mb_ni_below = (size_t)(16.0 * best[0] / best[2]);
+		if (mb_ni_below > 16)
+			mb_ni_below = 16;
 	}
 	free(buf);
 	return mode;
@@ -251,6 +277,11 @@ mb_init_once(void)
 	mb_ok = mb_global != NULL;
 	if (mb_ok)
 		mb_mode = mb_calibrate();
+	if (mb_ok && mb_mode == MB_ONE && mb_ni_below > 0)
+		snprintf(mb_one_name, sizeof(mb_one_name), "%s; sha-ni x3 hmac below %zu records",
+			 (unsigned)mb_global->used_arch < 6 ? mb_arch_names[mb_global->used_arch]
+							    : "?",
+			 mb_ni_below);
 }
 
 bool
@@ -294,7 +325,6 @@ engine_mb_free(struct engine_mb *mb)
 const char *
 engine_mb_arch(void)
 {
-	static const char *names[] = {"none", "no-aesni", "sse", "avx", "avx2", "avx512"};
 	static const char *ni_names[][2] = {
 		{"sha-ni x3 hmac + none (ipsec-mb)",
 		 "vaes x16 cbc-enc + sha-ni x3 hmac + none (ipsec-mb)"},
@@ -314,7 +344,7 @@ engine_mb_arch(void)
 	if (!engine_mb_usable())
 		return "unusable";
 	arch = (unsigned)mb_global->used_arch;
-	if (arch >= sizeof(names) / sizeof(names[0]))
+	if (arch >= sizeof(mb_arch_names) / sizeof(mb_arch_names[0]))
 		return "?";
 	switch (mb_mode) {
 	case MB_NI:
@@ -323,7 +353,7 @@ engine_mb_arch(void)
 		return arch == IMB_ARCH_AVX512 ? "avx512 cipher + sse/sha-ni hash"
 					       : "avx2 cipher + sse/sha-ni hash";
 	default:
-		return names[arch];
+		return mb_one_name[0] != '\0' ? mb_one_name : mb_arch_names[arch];
 	}
 }
 
@@ -360,7 +390,7 @@ engine_mb_key_prepare(struct engine_key *k)
 	} else {
 		IMB_AES_KEYEXP_256(mb_global, k->enc, k->enc_sched, k->dec_sched);
 		mb_hmac_pads(k->mac, SUITE_KEY_LEN, k->ipad, k->opad);
-		if (mb_mode == MB_NI)
+		if (mb_mode == MB_NI || mb_ni_below > 0)
 			sha256_ni_hmac_key(&k->ni, k->mac, SUITE_KEY_LEN);
 	}
 	if (imb_get_errno(mb_global) != 0)
@@ -527,13 +557,29 @@ mb_ni_hmac(struct engine_rec *recs, size_t n, bool seal)
 	}
 }
 
+/* mb_ni_small: an MB_ONE call whose CBC-HMAC records are too few to fill
+ * the manager's hash lanes (mb_ni_below). */
+static bool
+mb_ni_small(const struct engine_rec *recs, size_t n)
+{
+	size_t cbc = 0;
+
+	for (size_t i = 0; i < n && cbc < mb_ni_below; i++)
+		cbc += mb_is_cbc(&recs[i]);
+	return cbc > 0 && cbc < mb_ni_below;
+}
+
 void
 engine_mb_run(struct engine_mb *mb, struct engine_rec *recs, size_t n, bool seal)
 {
+	enum mb_mode mode = mb_mode;
+
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].status == 0 && !recs[i].key->mb_ready)
 			recs[i].status = CS_ECRYPTO;
-	switch (mb_mode) {
+	if (mode == MB_ONE && mb_ni_below > 0 && mb_ni_small(recs, n))
+		mode = MB_NI; /* with the manager's cipher lanes (mb_vaes is false) */
+	switch (mode) {
 	case MB_NI:
 		if (seal) {
 			/* Encrypt (GCM whole), then MAC the CBC ciphertext. */
