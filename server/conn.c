@@ -346,7 +346,7 @@ conn_recv_direct(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 	ssize_t n;
 	int nv = 0;
 
-	for (int i = 0; i < niov && nv < CONN_IOV_MAX && left > 0; i++) {
+	for (int i = 0; i < niov && left > 0; i++) {
 		v[nv] = iov[i];
 		if (v[nv].iov_len > left)
 			v[nv].iov_len = (size_t)left;
@@ -407,7 +407,7 @@ conn_body_into(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 	if (niov < 1 || niov > CONN_IOV_MAX)
 		return CS_EINVAL;
 	if (c->pend_len == 0 && c->tls == NULL && c->req->body == HTTP_BODY_LENGTH &&
-	    !c->body_ended && c->in_off == c->in_len && c->body_seen < c->req->content_length &&
+	    c->in_off == c->in_len && c->body_seen < c->req->content_length &&
 	    (!c->req->expect_continue || c->continue_sent))
 		return conn_recv_direct(c, iov, niov, got);
 	if (c->pend_len == 0 && (r = conn_body(c, &c->pend, &c->pend_len)) <= 0)

@@ -279,8 +279,10 @@ mb_init_once(void)
 		mb_mode = mb_calibrate();
 	if (mb_ok && mb_mode == MB_ONE && mb_ni_below > 0)
 		snprintf(mb_one_name, sizeof(mb_one_name), "%s; sha-ni x3 hmac below %zu records",
-			 (unsigned)mb_global->used_arch < 6 ? mb_arch_names[mb_global->used_arch]
-							    : "?",
+			 (size_t)mb_global->used_arch <
+					 sizeof(mb_arch_names) / sizeof(mb_arch_names[0])
+				 ? mb_arch_names[mb_global->used_arch]
+				 : "?",
 			 mb_ni_below);
 }
 
