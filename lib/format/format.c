@@ -1050,17 +1050,27 @@ slot_room(struct format_writer *w)
 }
 
 /* writer_ready: w may take more plaintext (an async worker's error comes
- * back here). */
+ * back here: writer_wait reads the sticky error under the workers' mutex). */
 static int
 writer_ready(struct format_writer *w)
 {
-	int rc;
+	int rc = writer_wait(w, INT_MAX); /* INT_MAX: no slot, just the error */
 
-	if (w->q != NULL && (rc = writer_wait(w, INT_MAX)) != 0) /* INT_MAX: no slot, just err */
-		return rc;
-	if (w->err != 0)
-		return w->err;
-	return w->finished ? CS_EINVAL : 0;
+	return rc != 0 ? rc : w->finished ? CS_EINVAL : 0;
+}
+
+/* writer_fail: make rc w's sticky error unless it has one; returns rc.  The
+ * workers set it too, so an async writer's is set under their mutex. */
+static int
+writer_fail(struct format_writer *w, int rc)
+{
+	if (w->q != NULL)
+		pthread_mutex_lock(&w->mu);
+	if (w->err == 0)
+		w->err = rc;
+	if (w->q != NULL)
+		pthread_mutex_unlock(&w->mu);
+	return rc;
 }
 
 /* writer_room: room for at least one more byte in the current chunk, which
@@ -1074,16 +1084,11 @@ writer_room(struct format_writer *w)
 	if (w->fill == w->o->chunk) {
 		w->nfull++;
 		w->fill = 0;
-		if (w->nfull == FORMAT_BATCH && (rc = writer_batch_full(w)) != 0) {
-			if (w->err == 0)
-				w->err = rc;
-			return rc;
-		}
+		if (w->nfull == FORMAT_BATCH && (rc = writer_batch_full(w)) != 0)
+			return writer_fail(w, rc);
 	}
-	if (w->fill == 0 && (rc = slot_room(w)) != 0) {
-		w->err = rc;
-		return rc;
-	}
+	if (w->fill == 0 && (rc = slot_room(w)) != 0)
+		return writer_fail(w, rc);
 	w->slot[w->cur].dirty = true;
 	return 0;
 }
@@ -1146,18 +1151,17 @@ int
 format_writer_advance(struct format_writer *w, size_t n)
 {
 	const struct wslot *s = &w->slot[w->cur];
+	int rc;
 
-	if (w->err != 0)
-		return w->err;
-	if (w->finished)
-		return CS_EINVAL;
+	if ((rc = writer_ready(w)) != 0)
+		return rc;
 	while (n > 0) {
 		size_t k;
 
 		if (w->fill == w->o->chunk) {
 			/* Past the space format_writer_space() gave: a caller's bug. */
 			if (w->nfull + 1 >= s->cap)
-				return w->err = CS_EINVAL;
+				return writer_fail(w, CS_EINVAL);
 			w->nfull++; /* the bytes beyond it follow it: not the last */
 			w->fill = 0;
 		}
