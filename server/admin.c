@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "cluster.h"
 #include "conn.h"
+#include "evloop.h"
 #include "identity.h"
 #include "keystore/keystore.h"
 #include "log.h"
@@ -930,6 +931,15 @@ v_status(struct adm *a)
 	out(a, "bytes in %llu, out %llu; average %.1f MB/s in, %.1f MB/s out",
 	    (unsigned long long)in, (unsigned long long)outb, up > 0 ? (double)in / up / 1e6 : 0.0,
 	    up > 0 ? (double)outb / up / 1e6 : 0.0);
+	if (evloop_count() > 0) {
+		uint64_t bodies, bytes;
+
+		evloop_stats(&bodies, &bytes);
+		out(a, "event loops %u: %llu upload bodies, %llu bytes received", evloop_count(),
+		    (unsigned long long)bodies, (unsigned long long)bytes);
+	} else {
+		out(a, "event loops off: upload bodies received on the connections' threads");
+	}
 	out(a, "suite %s, chunk %u, audit seq %llu", s->suite->name, s->cfg.chunk_size,
 	    s->audit ? (unsigned long long)audit_seq(s->audit) : 0ull);
 	keystore_level_ids(s->ks, st_level, &c);

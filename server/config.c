@@ -67,6 +67,9 @@ static const struct key keys[] = {
 	S(model, "thread (threads of one process) or process (a process per connection)"),
 	U(seal_workers, "threads sealing upload batches beside the connections (0: one per CPU)"),
 	B(pipeline, "seal an upload's batches on the workers while receiving (true/false)"),
+	B(event_loop, "receive plain-HTTP upload bodies on epoll loops, not on each connection's "
+		      "thread (with pipeline; true/false)"),
+	U(event_loops, "event loops receiving upload bodies (0: one per CPU)"),
 	B(etag_md5, "ETag = MD5 of the data, as S3 (false: a random id per write; saves the MD5)"),
 	B(md5_batch, "hash concurrent uploads' MD5s together in SIMD lanes (true/false)"),
 	B(seal_batch, "seal concurrent uploads' last chunks in one engine call (true/false)"),
@@ -112,6 +115,7 @@ config_defaults(struct config *c)
 	c->chunk_size = 32768;
 	snprintf(c->model, sizeof(c->model), "thread");
 	c->pipeline = true;
+	c->event_loop = true;
 	c->etag_md5 = true;
 	c->md5_batch = true;
 	c->seal_batch = true;

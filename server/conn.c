@@ -333,11 +333,12 @@ body_fail(struct conn *c, enum http_err e)
 	return -1;
 }
 
-/* conn_recv_direct: receive the next body bytes straight into iov, at most
- * what is left of the Content-Length body, and pass them through the parser
- * (which then knows where the body ends and the next request begins). */
+/* recv_direct_try: receive the next body bytes straight into iov, at most
+ * what is left of the Content-Length body, without waiting (CS_EAGAIN: none
+ * there yet), and pass them through the parser (which then knows where the
+ * body ends and the next request begins). */
 static int
-conn_recv_direct(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+recv_direct_try(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 {
 	uint64_t left = c->req->content_length - c->body_seen;
 	struct iovec v[CONN_IOV_MAX];
@@ -356,24 +357,12 @@ conn_recv_direct(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 	memset(&m, 0, sizeof(m));
 	m.msg_iov = v;
 	m.msg_iovlen = (size_t)nv;
-	/* Read first: after the body's previous piece was sealed, the next one
-	 * is usually waiting, and a poll would only cost a system call. */
-	while ((n = recvmsg(c->fd, &m, MSG_DONTWAIT)) < 0) {
-		struct pollfd p = {c->fd, POLLIN, 0};
-		int r;
-
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return body_fail(c, HTTP_E_TRUNCATED);
-		do
-			r = poll(&p, 1, (int)c->srv->cfg.body_timeout * 1000);
-		while (r < 0 && errno == EINTR);
-		if (r <= 0)
-			return body_fail(c, HTTP_E_TRUNCATED); /* body_timeout */
-	}
-	if (n == 0)
-		return body_fail(c, HTTP_E_TRUNCATED); /* the client closed mid-body */
+	while ((n = recvmsg(c->fd, &m, MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return CS_EAGAIN;
+	if (n <= 0) /* an error, or the client closed mid-body */
+		return body_fail(c, HTTP_E_TRUNCATED);
 	atomic_fetch_add(&c->srv->bytes_in, (uint64_t)n);
 	for (int i = 0; i < nv && done < (size_t)n; i++) {
 		const uint8_t *p = v[i].iov_base;
@@ -397,6 +386,56 @@ conn_recv_direct(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 	return 1;
 }
 
+/* conn_recv_direct: recv_direct_try, waiting up to body_timeout for bytes.
+ * Read first: after the body's previous piece was sealed, the next one is
+ * usually waiting, and a poll would only cost a system call. */
+static int
+conn_recv_direct(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+{
+	int rc;
+
+	while ((rc = recv_direct_try(c, iov, niov, got)) == CS_EAGAIN) {
+		struct pollfd p = {c->fd, POLLIN, 0};
+		int r;
+
+		do
+			r = poll(&p, 1, (int)c->srv->cfg.body_timeout * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0)
+			return body_fail(c, HTTP_E_TRUNCATED); /* body_timeout */
+	}
+	return rc;
+}
+
+bool
+conn_body_direct(const struct conn *c)
+{
+	return c->pend_len == 0 && c->tls == NULL && c->req->body == HTTP_BODY_LENGTH &&
+	       c->in_off == c->in_len && c->body_seen < c->req->content_length &&
+	       (!c->req->expect_continue || c->continue_sent);
+}
+
+int
+conn_body_try(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+{
+	*got = 0;
+	if (niov < 1 || niov > CONN_IOV_MAX || !conn_body_direct(c))
+		return CS_EINVAL;
+	return recv_direct_try(c, iov, niov, got);
+}
+
+void
+conn_body_timed_out(struct conn *c)
+{
+	(void)body_fail(c, HTTP_E_TRUNCATED);
+}
+
+int
+conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
 int
 conn_body_into(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 {
@@ -406,9 +445,7 @@ conn_body_into(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 	*got = 0;
 	if (niov < 1 || niov > CONN_IOV_MAX)
 		return CS_EINVAL;
-	if (c->pend_len == 0 && c->tls == NULL && c->req->body == HTTP_BODY_LENGTH &&
-	    c->in_off == c->in_len && c->body_seen < c->req->content_length &&
-	    (!c->req->expect_continue || c->continue_sent))
+	if (conn_body_direct(c))
 		return conn_recv_direct(c, iov, niov, got);
 	if (c->pend_len == 0 && (r = conn_body(c, &c->pend, &c->pend_len)) <= 0)
 		return r;

@@ -82,6 +82,21 @@ int conn_body(struct conn *c, const uint8_t **data, size_t *len)
 int conn_body_into(struct conn *c, const struct iovec *iov, int niov, size_t *got)
 	__attribute__((warn_unused_result));
 
+/*
+ * For an event loop that receives the body (server/evloop), once
+ * conn_body_direct(c) is true (plain TCP, Content-Length, nothing buffered,
+ * any 100 Continue sent; conn_body_into() receives straight into its iovecs
+ * then): conn_body_try(c, iov, niov, got) is conn_body_into() that does not
+ * wait: CS_EAGAIN when no byte is there yet.  conn_fd(c): the socket to wait
+ * on.  conn_body_timed_out(c): the loop gave up waiting (body_timeout): the
+ * body failed, as it does in conn_body_into().
+ */
+bool conn_body_direct(const struct conn *c);
+int conn_body_try(struct conn *c, const struct iovec *iov, int niov, size_t *got)
+	__attribute__((warn_unused_result));
+int conn_fd(const struct conn *c);
+void conn_body_timed_out(struct conn *c);
+
 /* conn_body_error(c): the HTTP error of a failed conn_body(), or HTTP_E_NONE. */
 enum http_err conn_body_error(const struct conn *c);
 

@@ -22,6 +22,7 @@
 #include "identity.h"
 #include "keystore/keystore.h"
 #include "log.h"
+#include "evloop.h"
 #include "procmodel.h"
 #include "server.h"
 #include "tls.h"
@@ -858,6 +859,13 @@ main(int argc, char **argv)
 		}
 		afd = -1;
 	}
+	if (!process && srv.cfg.event_loop && srv.cfg.pipeline &&
+	    (rc = evloop_start(srv.cfg.event_loops)) != 0) {
+		log_error("cannot start the event loops: %s", err_str(rc));
+		goto out;
+	}
+	if (evloop_count() > 0)
+		log_info("%u event loop(s) receive plain-HTTP upload bodies", evloop_count());
 	if (!process && conn_parker_start(&srv) != 0) {
 		log_error("cannot start the idle-connection parker");
 		goto out;
@@ -961,6 +969,7 @@ out:
 	secmem_free(root, KEYSTORE_KEY_LEN);
 	secmem_free(pass, PASS_MAX);
 	procmodel_free(&srv);
+	evloop_stop(); /* no connection is left to hand it a body */
 	workq_free(srv.sealq);
 	md5_shared_free(srv.md5c);
 	seal_shared_free(srv.sealc);

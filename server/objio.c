@@ -400,16 +400,34 @@ objio_space(struct objio_wr *w, struct iovec *iov, int max)
 	return wr_errno(w, format_writer_space(w->fw, iov, max));
 }
 
+void
+objio_set_notify(struct objio_wr *w, void (*fn)(void *arg), void *arg)
+{
+	format_writer_set_notify(w->fw, fn, arg);
+}
+
+struct md5_mb_state *
+objio_md5_state(struct objio_wr *w)
+{
+	return w->md5s;
+}
+
 int
 objio_advance(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
 {
-	size_t left = n;
-
 	/* The shared MD5 takes all the pieces as one request: one turn.  More
 	 * than the space given fails in format_writer_advance(), and the write
 	 * with it, so the digests need no check of their own. */
 	if (w->md5s != NULL)
 		md5_shared_updatev(w->md5c, w->md5s, iov, niov, n);
+	return objio_advance_hashed(w, iov, niov, n);
+}
+
+int
+objio_advance_hashed(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
+{
+	size_t left = n;
+
 	for (int i = 0; i < niov && left > 0; i++) {
 		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
 

@@ -121,6 +121,21 @@ int objio_advance(struct objio_wr *w, const struct iovec *iov, int niov, size_t 
 	__attribute__((warn_unused_result));
 
 /*
+ * For an event loop that receives many uploads (server/evloop):
+ * objio_set_notify(w, fn, arg): format_writer_set_notify() of w's writer:
+ * objio_space() returns CS_EAGAIN instead of waiting for a sealing worker,
+ * and fn(arg) says when to try again.  objio_md5_state(w): the MD5 lane
+ * state objio_advance() updates through the shared combiner, or NULL (no MD5,
+ * or hashed alone); a caller that hashes several uploads' pieces together
+ * (md5_mb_update_many) updates it itself and then calls
+ * objio_advance_hashed(), which is objio_advance() without that update.
+ */
+void objio_set_notify(struct objio_wr *w, void (*fn)(void *arg), void *arg);
+struct md5_mb_state *objio_md5_state(struct objio_wr *w);
+int objio_advance_hashed(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
+	__attribute__((warn_unused_result));
+
+/*
  * objio_finish(w, parts, md5_in, md5, sha256, len): seal the end of the
  * object.  The trailer's digest is md5_in when given (multipart: MD5 of the
  * parts' MD5s) else the MD5 of the plaintext; parts is 0 for a single PUT.

@@ -4,6 +4,7 @@
 #include "s3api.h"
 #include "catalog.h"
 #include "conn.h"
+#include "evloop.h"
 #include "identity.h"
 #include "keystore/keystore.h"
 #include "log.h"
@@ -497,12 +498,20 @@ pump_data(void *arg, const uint8_t *p, size_t n)
 struct direct_sink {
 	int (*space)(void *arg, struct iovec *iov, int max);
 	int (*advance)(void *arg, const struct iovec *iov, int niov, size_t n);
+	/* For the event loops (NULL: the body stays on the connection's thread):
+	 * space without waiting, the MD5 state the loop updates, and advance
+	 * with that update done. */
+	void (*set_notify)(void *arg, void (*fn)(void *), void *farg);
+	struct md5_mb_state *(*md5)(void *arg);
+	int (*advance_hashed)(void *arg, const struct iovec *iov, int niov, size_t n);
 };
 
-/* pump_direct: n body bytes were received into iov: count, hash, accept. */
+/* pump_direct: n body bytes were received into iov: count, hash, accept
+ * (advance: ds->advance, or ds->advance_hashed after an event loop's MD5). */
 static int
-pump_direct(struct pump *pu, const struct direct_sink *ds, const struct iovec *iov, int niov,
-	    size_t n)
+pump_direct(struct pump *pu, const struct direct_sink *ds,
+	    int (*advance)(void *, const struct iovec *, int, size_t), const struct iovec *iov,
+	    int niov, size_t n)
 {
 	size_t left = n;
 
@@ -516,7 +525,95 @@ pump_direct(struct pump *pu, const struct direct_sink *ds, const struct iovec *i
 			return CS_ECRYPTO;
 		left -= k;
 	}
-	return pu->sink_rc = ds->advance(pu->arg, iov, niov, n);
+	return pu->sink_rc = advance(pu->arg, iov, niov, n);
+}
+
+/* The rest of a direct body, received on an event loop (evloop.h). */
+struct body_job {
+	struct evloop_job j; /* first: the loop's callbacks get &j */
+	struct req *r;
+	struct pump *pu;
+	const struct direct_sink *ds;
+	int k;     /* the connection's error, as conn_body_into() returns it */
+	int rc;    /* the sink's */
+	int error; /* errno with the sink's error (s3_error_rc reads it: ENOSPC is 507) */
+};
+
+static int
+bj_recv(struct evloop_job *j)
+{
+	struct body_job *b = (struct body_job *)j;
+	int niov = b->ds->space(b->pu->arg, j->iov, EVLOOP_IOV);
+	int k;
+
+	if (niov == CS_EAGAIN)
+		return EVLOOP_WAIT;
+	if (niov < 0) {
+		b->error = errno;
+		return b->rc = b->pu->sink_rc = niov;
+	}
+	if ((k = conn_body_try(b->r->c, j->iov, niov, &j->got)) == CS_EAGAIN)
+		return CS_EAGAIN;
+	if (k < 0)
+		return b->k = k;
+	j->niov = niov;
+	return EVLOOP_GOT;
+}
+
+static int
+bj_advance(struct evloop_job *j)
+{
+	struct body_job *b = (struct body_job *)j;
+	int (*adv)(void *, const struct iovec *, int, size_t) =
+		j->md5 != NULL ? b->ds->advance_hashed : b->ds->advance;
+
+	if ((b->rc = pump_direct(b->pu, b->ds, adv, j->iov, j->niov, j->got)) != 0) {
+		b->error = errno;
+		return b->rc;
+	}
+	return b->pu->total == b->r->h->content_length ? EVLOOP_DONE : 0;
+}
+
+/*
+ * body_on_loop(r, pu, ds, k, rc): receive the rest of a direct body on an
+ * event loop while this thread sleeps.  Returns false if no loop takes it
+ * (the caller receives it itself); else true with *k and *rc as read_body's
+ * own loop would leave them.
+ */
+static bool
+body_on_loop(struct req *r, struct pump *pu, const struct direct_sink *ds, int *k, int *rc)
+{
+	struct evloop *l;
+	struct body_job b;
+	int res;
+
+	if (ds->set_notify == NULL || !r->srv->cfg.pipeline || !conn_body_direct(r->c) ||
+	    (l = evloop_pick()) == NULL)
+		return false;
+	memset(&b, 0, sizeof(b));
+	b.j.fd = conn_fd(r->c);
+	b.j.timeout_ms = r->srv->cfg.body_timeout * 1000u;
+	b.j.md5 = ds->md5(pu->arg);
+	b.j.recv = bj_recv;
+	b.j.advance = bj_advance;
+	b.r = r;
+	b.pu = pu;
+	b.ds = ds;
+	b.k = 1;
+	ds->set_notify(pu->arg, evloop_kick, l);
+	res = evloop_run(l, &b.j);
+	ds->set_notify(pu->arg, NULL, NULL);
+	/* Timed out, or the loop could not go on (the server stops): the body
+	 * fails as a connection's does. */
+	if (res != 0 && b.k == 1 && b.rc == 0) {
+		conn_body_timed_out(r->c);
+		b.k = -1;
+	}
+	if (b.rc != 0)
+		errno = b.error; /* the loop's thread saw it */
+	*k = b.k;
+	*rc = b.rc;
+	return true;
 }
 
 /* body_too_large(r, max): the announced body cannot fit in max bytes. */
@@ -587,16 +684,22 @@ read_body(struct req *r, uint64_t max, int (*sink)(void *arg, const uint8_t *p, 
 		/* Space is asked for only while body bytes are still due. */
 		if (direct && pu.total < r->h->content_length) {
 			struct iovec iov[CONN_IOV_MAX];
-			int niov = ds->space(arg, iov, CONN_IOV_MAX);
+			int niov;
 
-			if (niov < 0) {
+			/* Once the body comes straight off the socket, a loop takes it. */
+			if (body_on_loop(r, &pu, ds, &k, &rc)) {
+				if (k != 1 || rc != 0)
+					break;
+				continue;
+			}
+			if ((niov = ds->space(arg, iov, CONN_IOV_MAX)) < 0) {
 				k = 1;
 				rc = pu.sink_rc = niov;
 				break;
 			}
 			if ((k = conn_body_into(r->c, iov, niov, &n)) != 1)
 				break;
-			if ((rc = pump_direct(&pu, ds, iov, niov, n)) != 0)
+			if ((rc = pump_direct(&pu, ds, ds->advance, iov, niov, n)) != 0)
 				break;
 			continue;
 		}
@@ -1107,7 +1210,26 @@ wr_advance(void *arg, const struct iovec *iov, int niov, size_t n)
 	return objio_advance(arg, iov, niov, n);
 }
 
-static const struct direct_sink wr_direct = {wr_space, wr_advance};
+static void
+wr_set_notify(void *arg, void (*fn)(void *), void *farg)
+{
+	objio_set_notify(arg, fn, farg);
+}
+
+static struct md5_mb_state *
+wr_md5(void *arg)
+{
+	return objio_md5_state(arg);
+}
+
+static int
+wr_advance_hashed(void *arg, const struct iovec *iov, int niov, size_t n)
+{
+	return objio_advance_hashed(arg, iov, niov, n);
+}
+
+static const struct direct_sink wr_direct = {wr_space, wr_advance, wr_set_notify, wr_md5,
+					     wr_advance_hashed};
 
 /*
  * put_stream: the common part of PutObject and UploadPart: stream the body

@@ -886,8 +886,10 @@ struct format_writer {
 	uint64_t total; /* plaintext bytes accepted */
 	int err;        /* sticky error */
 	bool finished;
-	pthread_mutex_t mu; /* async: busy flags and err */
+	pthread_mutex_t mu; /* async: busy flags, err and notify */
 	pthread_cond_t cv;
+	void (*notify)(void *arg); /* set: space does not wait for a slot; told when one is back */
+	void *notify_arg;
 };
 
 int
@@ -979,6 +981,8 @@ slot_job(void *arg, void *ctx)
 		w->err = rc;
 	s->busy = false;
 	pthread_cond_broadcast(&w->cv);
+	if (w->notify != NULL)
+		w->notify(w->notify_arg);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1000,7 +1004,23 @@ writer_wait(struct format_writer *w, int i)
 	return rc;
 }
 
-/* writer_batch_full: hand the current (full, not final) slot on. */
+/* writer_slot_free: the current slot is back from the workers (waiting
+ * for it, or CS_EAGAIN if w has a notify hook); returns the sticky error. */
+static int
+writer_slot_free(struct format_writer *w)
+{
+	int rc;
+
+	if (w->q == NULL || w->notify == NULL)
+		return writer_wait(w, (int)w->cur);
+	pthread_mutex_lock(&w->mu);
+	rc = w->err != 0 ? w->err : w->slot[w->cur].busy ? CS_EAGAIN : 0;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* writer_batch_full: hand the current (full, not final) slot on; the next
+ * one is waited for when its first chunk needs room (writer_room). */
 static int
 writer_batch_full(struct format_writer *w)
 {
@@ -1023,7 +1043,7 @@ writer_batch_full(struct format_writer *w)
 		return rc;
 	}
 	w->cur = (w->cur + 1) % FORMAT_SLOTS;
-	return writer_wait(w, (int)w->cur);
+	return 0;
 }
 
 /* slot_room: make the current slot hold record w->nfull (a whole batch
@@ -1087,6 +1107,9 @@ writer_room(struct format_writer *w)
 		if (w->nfull == FORMAT_BATCH && (rc = writer_batch_full(w)) != 0)
 			return writer_fail(w, rc);
 	}
+	/* A slot's first chunk: the slot may still be with a worker. */
+	if (w->fill == 0 && w->nfull == 0 && (rc = writer_slot_free(w)) != 0)
+		return rc == CS_EAGAIN ? rc : writer_fail(w, rc);
 	if (w->fill == 0 && (rc = slot_room(w)) != 0)
 		return writer_fail(w, rc);
 	w->slot[w->cur].dirty = true;
@@ -1108,6 +1131,8 @@ format_writer_write(struct format_writer *w, const void *data, size_t len)
 
 	if ((rc = writer_ready(w)) != 0)
 		return rc;
+	if (w->notify != NULL)
+		return CS_EINVAL; /* it could not say how much it took before a CS_EAGAIN */
 	while (len > 0) {
 		size_t n;
 
@@ -1173,6 +1198,15 @@ format_writer_advance(struct format_writer *w, size_t n)
 		n -= k;
 	}
 	return 0;
+}
+
+void
+format_writer_set_notify(struct format_writer *w, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&w->mu);
+	w->notify = fn;
+	w->notify_arg = arg;
+	pthread_mutex_unlock(&w->mu);
 }
 
 void

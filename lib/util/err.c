@@ -32,6 +32,8 @@ err_str(int code)
 		return "already exists";
 	case CS_EPERM:
 		return "permission denied";
+	case CS_EAGAIN:
+		return "try again later";
 	default:
 		return "unknown error";
 	}

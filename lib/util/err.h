@@ -25,6 +25,7 @@ enum cs_err {
 	CS_ENOENT = -8,  /* no such object, key or entry */
 	CS_EEXIST = -9,  /* already exists */
 	CS_EPERM = -10,  /* not allowed by policy or file permissions */
+	CS_EAGAIN = -11, /* not now: would wait (a non-blocking call); try again later */
 };
 
 /* err_str(code): a short, static, human-readable description of code. */

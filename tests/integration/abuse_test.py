@@ -82,6 +82,7 @@ import contextlib
 import ctypes
 import heapq
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -436,6 +437,53 @@ def check_lengths(tap, srv):
     diag = serves(srv, "after the Content-Length probes")
     tap.ok(not diag and not harness.leftovers(srv.data), "length: no object or temp file "
            "appeared, the server answers normally", diag + harness.leftovers(srv.data))
+
+
+def loop_stats(srv):
+    """(loops, bodies, bytes) from admin status, or None without event loops."""
+    for line in admin(srv, "status").splitlines():
+        m = re.search(r"event loops (\d+): (\d+) upload bodies, (\d+) bytes", line)
+        if m:
+            return tuple(int(x) for x in m.groups())
+    return None
+
+
+def check_loops(tap, srv):
+    """Plain uploads' bodies are received by the event loops (admin status
+    counts them), whole, however the client paces them; a large body
+    pipelined with the next request leaves that request to the connection."""
+    p = "/%s/" % BUCKET
+    before = loop_stats(srv)
+    body, body2 = os.urandom(3 * MiB + 5), os.urandom(2 * MiB)
+    req = signed(srv, "PUT", p + "looped", body)
+    cut = len(req) - len(body)
+    c = Raw(srv.port)
+    diag = []
+    try:
+        c.send(req[:cut])  # the head alone, then the body in 4 pieces 0.2 s apart
+        for i in range(4):
+            time.sleep(0.2)
+            c.send(req[cut + i * len(body) // 4:cut + (i + 1) * len(body) // 4])
+        r1 = c.response()
+        c.send(signed(srv, "PUT", p + "looped2", body2) + signed(srv, "GET", p + "looped"))
+        r2, r3 = c.response(), c.response()
+    except (EOFError, OSError) as e:
+        diag.append(repr(e))
+        r1 = r2 = r3 = (None, {}, b"")
+    finally:
+        c.close()
+    after = loop_stats(srv)
+    st, _, got2, _, _ = probe(srv, signed(srv, "GET", p + "looped2"))
+    bodies = after[1] - before[1] if before and after else None
+    nbytes = after[2] - before[2] if before and after else None
+    ok = r1[0] == 200 and r2[0] == 200 and r3[0] == 200 and r3[2] == body and \
+        st == 200 and got2 == body2 and bodies is not None and bodies >= 2 and \
+        nbytes >= 4 * MiB
+    tap.ok(ok, "event loops: a paced 3 MiB PUT and a pipelined 2 MiB PUT + GET (%s %s %s, "
+           "GET %s, data %s): %s bodies, %s bytes through %s loops" %
+           (r1[0], r2[0], r3[0], st, "equal" if r3[2] == body and got2 == body2 else "DIFFER",
+            bodies, nbytes, after[0] if after else "no"),
+           diag + ["status before %s, after %s" % (before, after)])
 
 
 def check_pipeline(tap, srv):
@@ -1228,6 +1276,7 @@ def main():
         check_heads(tap, srv)
         check_lengths(tap, srv)
         check_pipeline(tap, srv)
+        check_loops(tap, srv)
         check_smuggling(tap, srv)
         tap.diag("framing checks took %.1f s" % (time.monotonic() - t))
         t = time.monotonic()

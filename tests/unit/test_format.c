@@ -843,6 +843,139 @@ test_writer_in_place(void **state)
 	}
 }
 
+/* A sink that holds the workers until the test opens its gate. */
+struct gmem {
+	struct lmem l;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	int notified; /* format_writer_set_notify's hook calls */
+};
+
+static int
+gmem_sink(void *arg, uint64_t off, const struct iovec *iov, int iovcnt)
+{
+	struct gmem *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->open && off > 0) /* the header goes through at once */
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	return lmem_sink(&g->l, off, iov, iovcnt);
+}
+
+static void
+gmem_notify(void *arg)
+{
+	struct gmem *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	g->notified++;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* fill: copy up to n bytes of plain into the space w gives; how many. */
+static size_t
+fill(struct format_writer *w, const uint8_t *plain, size_t n, int *rc)
+{
+	struct iovec iov[FORMAT_BATCH];
+	size_t got = 0;
+	int k = format_writer_space(w, iov, FORMAT_BATCH);
+
+	*rc = k < 0 ? k : 0;
+	for (int i = 0; i < k && got < n; i++) {
+		size_t t = iov[i].iov_len < n - got ? iov[i].iov_len : n - got;
+
+		memcpy(iov[i].iov_base, plain + got, t);
+		got += t;
+	}
+	if (k > 0)
+		*rc = format_writer_advance(w, got);
+	return k > 0 ? got : 0;
+}
+
+/* An event loop's writer: with a notify hook, space does not wait for a
+ * slot the workers hold (CS_EAGAIN, nothing taken) and the hook says when
+ * one is back; the object is whole all the same. */
+static void
+test_writer_notify(void **state)
+{
+	static enum engine_kind kind = ENGINE_IPSECMB;
+	const size_t C = 1024, len = 70 * C + 9;
+	struct format_params p = {.label = "s2:c1,c4.c7",
+				  .bucket = "secret-bucket",
+				  .kek = {"s2", 1, kek_s2},
+				  .chunk_size = (uint32_t)C};
+	uint8_t *plain = make_plain(len);
+	struct gmem g = {.l = {.mu = PTHREAD_MUTEX_INITIALIZER},
+			 .mu = PTHREAD_MUTEX_INITIALIZER,
+			 .cv = PTHREAD_COND_INITIALIZER};
+	struct iovec iov[FORMAT_BATCH];
+	struct format_writer *w;
+	struct format_obj *o;
+	struct workq *q;
+	struct acc a = {0};
+	size_t off = 0;
+	uint64_t total = 0;
+	int rc = 0, eagain = 0;
+
+	(void)state;
+	assert_int_equal(workq_new(&q, 1, engine_ctx, engine_ctx_free, &kind), 0);
+	assert_int_equal(format_create(&o, &p, engines[1]), 0);
+	assert_int_equal(format_writer_new_async(&w, o, engines[1], gmem_sink, &g, q), 0);
+	format_writer_set_notify(w, gmem_notify, &g);
+	/* Both slots go to the (held) worker; the third batch has no room. */
+	while (off < len && rc == 0)
+		off += fill(w, plain + off, len - off, &rc);
+	assert_int_equal(rc, CS_EAGAIN);
+	assert_int_equal(off, 2 * FORMAT_BATCH * C);
+	assert_int_equal(format_writer_space(w, iov, FORMAT_BATCH), CS_EAGAIN); /* not sticky */
+	assert_int_equal(format_writer_write(w, plain + off, 1), CS_EINVAL); /* not with a hook */
+	pthread_mutex_lock(&g.mu);
+	assert_int_equal(g.notified, 0);
+	g.open = true;
+	pthread_cond_broadcast(&g.cv);
+	while (g.notified == 0) /* the hook says when a slot is back */
+		pthread_cond_wait(&g.cv, &g.mu);
+	pthread_mutex_unlock(&g.mu);
+	/* On with the hook: CS_EAGAIN only while the worker still has the slot. */
+	while (off < len) {
+		int seen;
+		size_t k;
+
+		pthread_mutex_lock(&g.mu);
+		seen = g.notified;
+		pthread_mutex_unlock(&g.mu);
+		k = fill(w, plain + off, len - off, &rc);
+		if (rc == CS_EAGAIN) {
+			eagain++;
+			pthread_mutex_lock(&g.mu);
+			while (g.notified == seen) /* woken by the hook, not a timer */
+				pthread_cond_wait(&g.cv, &g.mu);
+			pthread_mutex_unlock(&g.mu);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		off += k;
+	}
+	format_writer_set_notify(w, NULL, NULL);
+	assert_int_equal(format_writer_finish(w, NULL, 0, &total), 0);
+	assert_int_equal(total, len);
+	format_writer_free(w);
+	pthread_mutex_lock(&g.mu);
+	assert_true(g.notified >= 1 + eagain);
+	pthread_mutex_unlock(&g.mu);
+	assert_int_equal(read_all(&g.l.m, &a, engines[0]), 0);
+	assert_int_equal(a.n, len);
+	assert_memory_equal(a.b, plain, len);
+	format_free(o);
+	workq_free(q);
+	free(a.b);
+	free(g.l.m.b);
+	free(plain);
+}
+
 /* An lmem that also counts the sink calls whose every iovec (and offset) is
  * aligned, the writes a store can send with O_DIRECT. */
 struct amem {
@@ -1093,6 +1226,7 @@ main(void)
 		cmocka_unit_test(test_rewrap_and_dek_span),
 		cmocka_unit_test(test_async_writer),
 		cmocka_unit_test(test_writer_in_place),
+		cmocka_unit_test(test_writer_notify),
 		cmocka_unit_test(test_aligned_objects),
 		cmocka_unit_test(test_trailer_digest),
 		cmocka_unit_test(test_bad_params),
