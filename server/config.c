@@ -69,7 +69,7 @@ static const struct key keys[] = {
 	B(pipeline, "seal an upload's batches on the workers while receiving (true/false)"),
 	B(event_loop, "receive plain-HTTP upload bodies on epoll loops, not on each connection's "
 		      "thread (with pipeline; true/false)"),
-	U(event_loops, "event loops receiving upload bodies (0: one per CPU)"),
+	U(event_loops, "event loops receiving upload bodies (0: one per 4 CPUs, at least one)"),
 	B(etag_md5, "ETag = MD5 of the data, as S3 (false: a random id per write; saves the MD5)"),
 	B(md5_batch, "hash concurrent uploads' MD5s together in SIMD lanes (true/false)"),
 	B(seal_batch, "seal concurrent uploads' last chunks in one engine call (true/false)"),

@@ -44,7 +44,7 @@ struct config {
 	unsigned seal_workers; /* 0: one per online CPU */
 	bool pipeline;         /* seal upload batches on the workers */
 	bool event_loop;       /* upload bodies received on the event loops */
-	unsigned event_loops;  /* 0: one per online CPU */
+	unsigned event_loops;  /* 0: one per four online CPUs, at least one */
 	bool etag_md5;         /* ETag = MD5 of the content (else the object's random id) */
 	bool md5_batch;        /* MD5 updates of concurrent uploads hashed together */
 	bool seal_batch;       /* small seals of concurrent uploads in one engine call */

@@ -1,5 +1,5 @@
 /*
- * evloop: one epoll loop per core receiving upload bodies (see evloop.h).
+ * evloop: the epoll loops that receive upload bodies (see evloop.h).
  *
  * What it keeps true: a job is touched by its loop only between
  * evloop_run()'s hand-over and the moment its done flag is set under its
@@ -387,8 +387,11 @@ evloop_start(unsigned n)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
+	/* A loop's share of an upload's CPU (receive, MD5 lanes) is about a
+	 * quarter, and one loop fills the lanes from every upload: one loop per
+	 * four CPUs (docs/BENCHMARKS.md, "Event loops"). */
 	if (n == 0)
-		n = ncpu > 0 ? (unsigned)ncpu : 1;
+		n = ncpu >= 8 ? (unsigned)ncpu / 4 : 1;
 	if ((loops = calloc(n, sizeof(*loops))) == NULL)
 		return CS_ENOMEM;
 	for (unsigned i = 0; i < n; i++) {

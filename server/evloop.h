@@ -1,5 +1,5 @@
 /*
- * evloop: the event loops that receive upload bodies, one per core.
+ * evloop: the event loops that receive upload bodies (one per four cores).
  *
  * A connection's thread parses the request, authenticates it and opens the
  * object; the body of a plain-TCP upload of announced length is then
@@ -70,7 +70,8 @@ struct evloop_job {
 	pthread_cond_t cv;
 };
 
-/* evloop_start(n): start n loops (0: one per CPU).  0 or CS_ENOMEM/CS_EIO. */
+/* evloop_start(n): start n loops (0: one per four CPUs, at least one).
+ * 0 or CS_ENOMEM/CS_EIO. */
 int evloop_start(unsigned n) __attribute__((warn_unused_result));
 
 /* evloop_stop(): end the loops (a job still running ends with CS_EIO) and
