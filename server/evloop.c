@@ -41,7 +41,7 @@ struct evloop {
 	size_t njobs, nwaiting;              /* on the list; waiting for room */
 	struct evloop_job *got[LOOP_EVENTS]; /* received, waiting to be hashed */
 	size_t ngot;
-	bool got_md5; /* one of them has an MD5 to update */
+	bool got_md5;         /* one of them has an MD5 to update */
 	int64_t got_since_us; /* when the first of them was received */
 };
 
@@ -285,7 +285,8 @@ loop_main(void *arg)
 			if (j->waiting) {
 				l->nwaiting--;
 				j->waiting = false;
-				j->deadline_ms = now + j->timeout_ms; /* we held it up, not the client */
+				j->deadline_ms =
+					now + j->timeout_ms; /* we held it up, not the client */
 			}
 			if (rc == EVLOOP_GOT) {
 				atomic_fetch_add(&st_bytes, j->got);

@@ -412,6 +412,12 @@ objio_md5_state(struct objio_wr *w)
 	return w->md5s;
 }
 
+bool
+objio_serial_digests(const struct objio_wr *w)
+{
+	return w->md5 != NULL || w->sha != NULL;
+}
+
 int
 objio_advance(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
 {

@@ -132,6 +132,10 @@ int objio_advance(struct objio_wr *w, const struct iovec *iov, int niov, size_t 
  */
 void objio_set_notify(struct objio_wr *w, void (*fn)(void *arg), void *arg);
 struct md5_mb_state *objio_md5_state(struct objio_wr *w);
+/* objio_serial_digests(w): objio_advance_hashed() itself hashes (OpenSSL's
+ * MD5 without lanes, or a SHA-256): one chain per upload, which a loop serving
+ * many uploads would run one after another on one core. */
+bool objio_serial_digests(const struct objio_wr *w);
 int objio_advance_hashed(struct objio_wr *w, const struct iovec *iov, int niov, size_t n)
 	__attribute__((warn_unused_result));
 

@@ -503,6 +503,7 @@ struct direct_sink {
 	 * with that update done. */
 	void (*set_notify)(void *arg, void (*fn)(void *), void *farg);
 	struct md5_mb_state *(*md5)(void *arg);
+	bool (*serial)(void *arg); /* it hashes one chain per upload itself */
 	int (*advance_hashed)(void *arg, const struct iovec *iov, int niov, size_t n);
 };
 
@@ -587,8 +588,11 @@ body_on_loop(struct req *r, struct pump *pu, const struct direct_sink *ds, int *
 	struct body_job b;
 	int res;
 
-	if (ds->set_notify == NULL || !r->srv->cfg.pipeline || !conn_body_direct(r->c) ||
-	    (l = evloop_pick()) == NULL)
+	/* A digest that is one chain per upload (the signed payload's SHA-256,
+	 * MD5 without lanes) stays on the upload's thread: a loop would run the
+	 * chains of all its uploads one after another on one core. */
+	if (ds->set_notify == NULL || !r->srv->cfg.pipeline || pu->sha != NULL ||
+	    ds->serial(pu->arg) || !conn_body_direct(r->c) || (l = evloop_pick()) == NULL)
 		return false;
 	memset(&b, 0, sizeof(b));
 	b.j.fd = conn_fd(r->c);
@@ -1222,14 +1226,24 @@ wr_md5(void *arg)
 	return objio_md5_state(arg);
 }
 
+static bool
+wr_serial(void *arg)
+{
+	return objio_serial_digests(arg);
+}
+
 static int
 wr_advance_hashed(void *arg, const struct iovec *iov, int niov, size_t n)
 {
 	return objio_advance_hashed(arg, iov, niov, n);
 }
 
-static const struct direct_sink wr_direct = {wr_space, wr_advance, wr_set_notify, wr_md5,
-					     wr_advance_hashed};
+static const struct direct_sink wr_direct = {.space = wr_space,
+					     .advance = wr_advance,
+					     .set_notify = wr_set_notify,
+					     .md5 = wr_md5,
+					     .serial = wr_serial,
+					     .advance_hashed = wr_advance_hashed};
 
 /*
  * put_stream: the common part of PutObject and UploadPart: stream the body
