@@ -925,8 +925,10 @@ v_status(struct adm *a)
 
 	fmt_time((uint64_t)s->started_wall, t);
 	out(a, "uptime %.0f s (since %s)", up, t);
-	out(a, "connections %u open, %u of them idle and parked (limit %u)", atomic_load(&s->nconn),
-	    conn_parked(), s->cfg.max_conns);
+	out(a,
+	    "connections %u open, %u of them parked without a thread (idle, or a head coming in) "
+	    "(limit %u)",
+	    atomic_load(&s->nconn), conn_parked(), s->cfg.max_conns);
 	out(a, "requests %llu", (unsigned long long)atomic_load(&s->requests));
 	out(a, "bytes in %llu, out %llu; average %.1f MB/s in, %.1f MB/s out",
 	    (unsigned long long)in, (unsigned long long)outb, up > 0 ? (double)in / up / 1e6 : 0.0,

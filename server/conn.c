@@ -38,8 +38,10 @@ struct conn {
 	int fd;
 	char peer[64];
 	struct http_conn *h;
-	uint8_t *in;
+	uint8_t *in; /* CONN_BUF bytes while a thread serves it; parked: a head's */
 	size_t in_len, in_off;
+	bool in_full;     /* in has CONN_BUF bytes (not a parked head's few) */
+	size_t head_scan; /* parked: where the search for the head's end resumes */
 	const struct http_request *req;
 	bool body_ended, continue_sent, close_after, responded, dead;
 	bool fresh;    /* no request yet: the head timer runs from the accept */
@@ -739,7 +741,8 @@ conn_park(struct conn *c)
 	c->e = NULL;
 	free(c->in);
 	c->in = NULL;
-	c->in_len = c->in_off = 0;
+	c->in_full = false;
+	c->in_len = c->in_off = c->head_scan = 0;
 	c->idle_deadline_ms = now_ms() + (int64_t)c->srv->cfg.idle_timeout * 1000;
 	c->parked = true;
 	c->prev = NULL;
@@ -765,6 +768,71 @@ conn_resume_thread(void *arg)
 	return NULL;
 }
 
+/* What park_read() found. */
+enum park_next { PARK_KEEP, PARK_SERVE, PARK_CLOSE };
+
+/* head_done: the parked connection's bytes hold the empty line that ends a
+ * request head, or as many bytes as a head may have (the thread answers
+ * that).  The search resumes where it stopped: a head that drips in a byte
+ * at a time is scanned once, not once per byte. */
+static bool
+head_done(struct conn *c)
+{
+	size_t i = c->head_scan > 2 ? c->head_scan - 2 : 0;
+
+	for (; i + 1 < c->in_len; i++)
+		if (c->in[i] == '\n' &&
+		    (c->in[i + 1] == '\n' ||
+		     (c->in[i + 1] == '\r' && i + 2 < c->in_len && c->in[i + 2] == '\n')))
+			return true;
+	c->head_scan = c->in_len;
+	return c->in_len >= c->srv->limits.max_head;
+}
+
+/*
+ * park_read: a parked connection is readable.  Over plain TCP the parker
+ * reads the request head itself, so that a client that sends it slowly
+ * holds no thread (slowloris); the connection goes to a thread once the
+ * head is whole, or the client closed or failed (the thread answers what is
+ * due).  A TLS connection goes to a thread at once (its bytes need the
+ * handshake's keys).
+ */
+static enum park_next
+park_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return PARK_SERVE;
+	/* A head's worth, not the thread's CONN_BUF: a thousand slow heads
+	 * hold a thousand of these (conn_run() grows it). */
+	if (c->in == NULL && (c->in = malloc(c->srv->limits.max_head)) == NULL)
+		return PARK_CLOSE;
+	do
+		n = recv(c->fd, c->in + c->in_len, c->srv->limits.max_head - c->in_len,
+			 MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return PARK_KEEP;
+	if (n <= 0) /* closed or failed: between requests a clean close */
+		return c->in_len == 0 ? PARK_CLOSE : PARK_SERVE;
+	/* The first byte of a request starts its head timer (a new
+	 * connection's started at the accept). */
+	if (c->in_len == 0 && !c->fresh)
+		c->head_deadline_ms = now_ms() + (int64_t)c->srv->cfg.header_timeout * 1000;
+	c->in_len += (size_t)n;
+	atomic_fetch_add(&c->srv->bytes_in, (uint64_t)n);
+	return head_done(c) ? PARK_SERVE : PARK_KEEP;
+}
+
+/* park_deadline: when a parked connection is closed: a head under way (or
+ * a new connection's first) has header_timeout, an idle one idle_timeout. */
+static int64_t
+park_deadline(const struct conn *c)
+{
+	return c->fresh || c->in_len > 0 ? c->head_deadline_ms : c->idle_deadline_ms;
+}
+
 static void *
 park_loop(void *arg)
 {
@@ -783,19 +851,28 @@ park_loop(void *arg)
 
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
+			enum park_next next = stopping ? PARK_CLOSE : park_read(c);
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+						 .data.ptr = c};
 			pthread_t t;
 
 			pthread_mutex_lock(&park.mu);
+			if (next == PARK_KEEP &&
+			    epoll_ctl(park.epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) {
+				pthread_mutex_unlock(&park.mu);
+				continue; /* more of the head to come */
+			}
 			(void)epoll_ctl(park.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 			park_unlink(c);
 			pthread_mutex_unlock(&park.mu);
-			if (stopping || pthread_create(&t, &attr, conn_resume_thread, c) != 0)
+			if (next == PARK_CLOSE ||
+			    pthread_create(&t, &attr, conn_resume_thread, c) != 0)
 				conn_free(c); /* a clean close between requests */
 		}
 		pthread_mutex_lock(&park.mu);
 		for (struct conn *c = park.head, *nx; c != NULL; c = nx) {
 			nx = c->next;
-			if (stopping || now >= c->idle_deadline_ms) {
+			if (stopping || now >= park_deadline(c)) {
 				(void)epoll_ctl(park.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 				park_unlink(c);
 				c->next = expired;
@@ -878,10 +955,25 @@ conn_idle_park(struct conn *c)
 	return conn_park(c);
 }
 
+/* conn_buf_full: c's input buffer is CONN_BUF bytes (keeping what it holds). */
+static bool
+conn_buf_full(struct conn *c)
+{
+	uint8_t *b;
+
+	if (c->in_full)
+		return true;
+	if ((b = realloc(c->in, CONN_BUF)) == NULL)
+		return false;
+	c->in = b;
+	c->in_full = true;
+	return true;
+}
+
 static void
 conn_run(struct conn *c)
 {
-	if (c->in == NULL && (c->in = malloc(CONN_BUF)) == NULL) {
+	if (!conn_buf_full(c)) {
 		log_error("%s: out of memory for a connection", c->peer);
 		conn_free(c);
 		return;
@@ -939,14 +1031,17 @@ conn_run(struct conn *c)
 		if (!atomic_load(&c->srv->stopping) && conn_idle_park(c))
 			return; /* parked: the parker owns it now */
 		/* Not parked after all (epoll_ctl failed): it needs its buffer back. */
-		if (c->in == NULL && (c->in = malloc(CONN_BUF)) == NULL)
+		if (!conn_buf_full(c))
 			break;
 	}
 	conn_free(c);
 }
 
-void
-conn_serve(struct server *srv, int fd, const char *peer)
+/* conn_new: a connection for an accepted socket, its first head due
+ * header_timeout from now; NULL (socket closed, count given back) if out of
+ * memory. */
+static struct conn *
+conn_new(struct server *srv, int fd, const char *peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -955,7 +1050,7 @@ conn_serve(struct server *srv, int fd, const char *peer)
 		free(c);
 		close(fd);
 		atomic_fetch_sub(&srv->nconn, 1);
-		return;
+		return NULL;
 	}
 	c->srv = srv;
 	c->fd = fd;
@@ -963,6 +1058,34 @@ conn_serve(struct server *srv, int fd, const char *peer)
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	/* The handshake counts against the first request's head time. */
 	c->head_deadline_ms = now_ms() + (int64_t)srv->cfg.header_timeout * 1000;
+	return c;
+}
+
+bool
+conn_accept(struct server *srv, int fd, const char *peer)
+{
+	struct conn *c;
+
+	if (srv->tls != NULL)
+		return false; /* the handshake runs on a thread */
+	if ((c = conn_new(srv, fd, peer)) == NULL)
+		return true;
+	if (conn_park(c))
+		return true;
+	/* The parker does not run: the caller serves it on a thread. */
+	c->fd = -1;
+	http_conn_free(c->h);
+	free(c);
+	return false;
+}
+
+void
+conn_serve(struct server *srv, int fd, const char *peer)
+{
+	struct conn *c = conn_new(srv, fd, peer);
+
+	if (c == NULL)
+		return;
 	if (srv->tls != NULL &&
 	    tls_accept(&c->tls, srv->tls, fd, c->head_deadline_ms, c->tls_user, c->peer) != 0) {
 		conn_free(c);

@@ -36,10 +36,22 @@ struct conn;
 void conn_serve(struct server *srv, int fd, const char *peer);
 
 /*
+ * conn_accept(srv, fd, peer): take a newly accepted plain-HTTP socket
+ * without a thread: it waits in the parker, which reads its first request's
+ * head and starts a thread once the head is whole (a client that sends its
+ * head slowly holds no thread).  True if it took the socket (and the
+ * srv->nconn count); false if it cannot (TLS, or no parker running): then
+ * serve it with conn_serve().
+ */
+bool conn_accept(struct server *srv, int fd, const char *peer);
+
+/*
  * conn_parker_start(srv): start the thread that holds idle keep-alive
- * connections in an epoll set (no thread, no buffer, no engine each), wakes
- * them when a request arrives, closes them after idle_timeout, and closes
- * all of them once srv->stopping is set.  Without it, idle connections keep
+ * connections in an epoll set (no thread, no buffer, no engine each), reads
+ * a plain-HTTP request's head when it arrives and then hands the connection
+ * to a new thread, closes it after idle_timeout (header_timeout once a head
+ * has begun, or from the accept for a new connection), and closes all of
+ * them once srv->stopping is set.  Without it, idle connections keep
  * their threads.  conn_parker_stop(): wait for it (after stopping is set)
  * and free the engine pool.  conn_parked(): how many are parked now.
  */

@@ -929,6 +929,11 @@ main(int argc, char **argv)
 				 inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip)) ? ip : "?",
 				 ntohs(peer.sin_port));
 		}
+		/* Plain HTTP: no thread until its first head is in. */
+		if (conn_accept(&srv, fd, a->peer)) {
+			free(a);
+			continue;
+		}
 		if (pthread_create(&t, &attr, conn_thread, a) != 0) {
 			atomic_fetch_sub(&srv.nconn, 1);
 			free(a);
