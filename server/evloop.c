@@ -109,6 +109,8 @@ job_end(struct evloop *l, struct evloop_job *j, int rc)
 	if (j->next != NULL)
 		j->next->prev = j->prev;
 	l->njobs--;
+	if (j->waiting)
+		l->nwaiting--;
 	if (rc == 0)
 		atomic_fetch_add(&st_bodies, 1);
 	pthread_mutex_lock(&j->mu);
@@ -118,10 +120,10 @@ job_end(struct evloop *l, struct evloop_job *j, int rc)
 	pthread_mutex_unlock(&j->mu);
 }
 
-/* take_incoming: the jobs handed over since the last round join the set;
- * each is due a receive at once (its bytes may be waiting already). */
 static bool due_add(struct evloop *l, struct evloop_job *j, struct evloop_job **due, size_t *ndue);
 
+/* take_incoming: the jobs handed over since the last round join the set;
+ * each is due a receive at once (its bytes may be waiting already). */
 static size_t
 take_incoming(struct evloop *l, struct evloop_job **due, size_t ndue, bool *stop)
 {

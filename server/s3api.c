@@ -508,11 +508,11 @@ struct direct_sink {
 };
 
 /* pump_direct: n body bytes were received into iov: count, hash, accept
- * (advance: ds->advance, or ds->advance_hashed after an event loop's MD5). */
+ * (advance: a direct_sink's advance, or its advance_hashed after an event
+ * loop's MD5). */
 static int
-pump_direct(struct pump *pu, const struct direct_sink *ds,
-	    int (*advance)(void *, const struct iovec *, int, size_t), const struct iovec *iov,
-	    int niov, size_t n)
+pump_direct(struct pump *pu, int (*advance)(void *, const struct iovec *, int, size_t),
+	    const struct iovec *iov, int niov, size_t n)
 {
 	size_t left = n;
 
@@ -568,7 +568,7 @@ bj_advance(struct evloop_job *j)
 	int (*adv)(void *, const struct iovec *, int, size_t) =
 		j->md5 != NULL ? b->ds->advance_hashed : b->ds->advance;
 
-	if ((b->rc = pump_direct(b->pu, b->ds, adv, j->iov, j->niov, j->got)) != 0) {
+	if ((b->rc = pump_direct(b->pu, adv, j->iov, j->niov, j->got)) != 0) {
 		b->error = errno;
 		return b->rc;
 	}
@@ -709,7 +709,7 @@ read_body(struct req *r, uint64_t max, int (*sink)(void *arg, const uint8_t *p, 
 			}
 			if ((k = conn_body_into(r->c, iov, niov, &n)) != 1)
 				break;
-			if ((rc = pump_direct(&pu, ds, ds->advance, iov, niov, n)) != 0)
+			if ((rc = pump_direct(&pu, ds->advance, iov, niov, n)) != 0)
 				break;
 			continue;
 		}

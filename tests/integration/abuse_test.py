@@ -80,6 +80,7 @@ import argparse
 import collections
 import contextlib
 import ctypes
+import hashlib
 import heapq
 import os
 import re
@@ -473,16 +474,47 @@ def check_loops(tap, srv):
         r1 = r2 = r3 = (None, {}, b"")
     finally:
         c.close()
+    # Uploads at once, of unequal lengths: their MD5s share the loop's lanes.
+    many = [os.urandom(MiB + 65536 + 1 + 4099 * i) for i in range(12)]  # > 1 MiB after the head
+    answers = [None] * len(many)
+
+    def put_one(i):
+        c = Raw(srv.port, timeout=30)
+        try:
+            c.send(signed(srv, "PUT", p + "lanes-%d" % i, many[i]))
+            answers[i] = c.response()
+        except (EOFError, OSError) as e:
+            answers[i] = (None, {}, repr(e).encode())
+        finally:
+            c.close()
+
+    ts = [threading.Thread(target=put_one, args=(i,)) for i in range(len(many))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    lanes_ok = all(a is not None and a[0] == 200 and
+                   a[1].get("etag", "").strip('"') == hashlib.md5(b).hexdigest()
+                   for a, b in zip(answers, many))
+    if not lanes_ok:
+        diag.append("concurrent PUTs: %s" % [(a[0], a[1].get("etag")) if a else None
+                                             for a in answers])
     after = loop_stats(srv)
     st, _, got2, _, _ = probe(srv, signed(srv, "GET", p + "looped2"))
     bodies = after[1] - before[1] if before and after else None
     nbytes = after[2] - before[2] if before and after else None
+    # The ETags: the MD5s the loop hashed in its lanes.
+    etags = [r[1].get("etag", "").strip('"') for r in (r1, r2)]
+    want = [hashlib.md5(b).hexdigest() for b in (body, body2)]
+    diag.append("ETags %s, MD5s %s" % (etags, want))
     ok = r1[0] == 200 and r2[0] == 200 and r3[0] == 200 and r3[2] == body and \
-        st == 200 and got2 == body2 and bodies is not None and bodies >= 2 and \
-        nbytes >= 4 * MiB and after[0] == LOOPS
+        st == 200 and got2 == body2 and bodies is not None and bodies >= 14 and \
+        nbytes >= 4 * MiB and after[0] == LOOPS and etags == want and lanes_ok
     tap.ok(ok, "event loops: a paced 3 MiB PUT and a pipelined 2 MiB PUT + GET (%s %s %s, "
-           "GET %s, data %s): %s bodies, %s bytes through %s loops" %
-           (r1[0], r2[0], r3[0], st, "equal" if r3[2] == body and got2 == body2 else "DIFFER",
+           "GET %s, data %s), 12 PUTs at once with their MD5 ETags %s: %s bodies, %s bytes "
+           "through %s loops" %
+           (r1[0], r2[0], r3[0], st, "equal, ETags the MD5s" if r3[2] == body and got2 == body2
+            and etags == want else "DIFFER", "right" if lanes_ok else "WRONG",
             bodies, nbytes, after[0] if after else "no"),
            diag + ["status before %s, after %s" % (before, after)])
 
