@@ -279,11 +279,11 @@ int format_writer_advance(struct format_writer *w, size_t n) __attribute__((warn
  * format_writer_set_notify(w, fn, arg): for an event loop that must not
  * block.  While fn is set, format_writer_space() of an async writer does not
  * wait for a slot the workers still hold: it returns CS_EAGAIN, nothing
- * taken, and fn(arg) is called whenever a worker
- * gives a slot back (on the worker's thread, with w's lock held: fn must not
- * call into w; waking a loop is what it is for); format_writer_write() then
- * fails with CS_EINVAL.  fn = NULL: wait again, as by default; once this
- * returns, fn is not called any more.
+ * taken, and fn(arg) is called whenever a worker gives a slot back (on the
+ * worker's thread, with w's lock held: fn must not call into w; waking a
+ * loop is what it is for); format_writer_write() then fails with CS_EINVAL.
+ * fn = NULL: wait again, as by default; once this returns, fn is not called
+ * any more.
  */
 void format_writer_set_notify(struct format_writer *w, void (*fn)(void *arg), void *arg);
 
