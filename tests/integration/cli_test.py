@@ -262,6 +262,13 @@ def run_tests(t, env):
     want = '"' + hashlib.md5(open(env.path("five"), "rb").read()).hexdigest() + '"'
     t.ok(r.rc == 0 and f.get("ETag") == [want], "5 MiB + 1 went up as one PUT (ETag = MD5)",
          r.diag())
+    # Its body (UNSIGNED-PAYLOAD, more than 1 MiB) went through the server's event loop, whose
+    # MD5 lanes made that ETag: admin status counts the bodies the loops received.
+    r = env.run("admin", "--socket", os.path.join(env.dir, "admin.sock"), "status")
+    m = re.search(r"event loops (\d+): (\d+) upload bodies, (\d+) bytes", r.stdout)
+    t.ok(r.rc == 0 and m is not None and int(m.group(2)) >= 1 and int(m.group(3)) >= 5 * MiB,
+         "the 5 MiB + 1 body was received by the event loop (admin status: %s)" %
+         (m.group(0) if m else "no event loops"), r.diag())
     r = env.run("put", "--part-size", "5M", env.path("five"), f"s3://{B}/sizes/five-mp")
     r2 = env.run("stat", f"s3://{B}/sizes/five-mp")
     t.ok(r.rc == 0 and '-2"' in r2.stdout, "--part-size 5M: 5 MiB + 1 in two parts",
