@@ -52,9 +52,17 @@ port_free() {
 		awk -v p=":$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'
 }
 
+# PORT_LO..PORT_HI: where pick_port looks.  Below the kernel's ephemeral range
+# (ip_local_port_range, from 32768 by default): a port in it can be taken meanwhile as the
+# source port of any outgoing connection, which port_free cannot see coming (a CI run saw the
+# monitor's bind fail with EADDRINUSE so, while another test opened thousands of connections).
+PORT_LO=20000
+PORT_HI=$(($(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768) - 400))
+[ "$PORT_HI" -gt $((PORT_LO + 1000)) ] || PORT_HI=40199
+
 pick_port() {
-	# A random start in 20000..39999, then upwards: concurrent CI jobs rarely collide.
-	p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000 + 20000 ))
+	# A random start in the range, then upwards: concurrent CI jobs rarely collide.
+	p=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (PORT_HI - PORT_LO - 200) + PORT_LO ))
 	i=0
 	while [ $i -lt 200 ]; do
 		if port_free "$p"; then
@@ -136,7 +144,7 @@ cmd_start() {
 	case "$STORE" in memstore | bluestore) ;; *) die "--store must be memstore or bluestore" ;; esac
 	case "$SIZE" in '' | *[!0-9]*) die "--size must be a whole number of GiB" ;; esac
 	if [ -z "$PORT" ]; then
-		PORT=$(pick_port) || die "no free TCP port found in 20000..40199"
+		PORT=$(pick_port) || die "no free TCP port found in $PORT_LO..$PORT_HI"
 	else
 		case "$PORT" in '' | *[!0-9]*) die "--port must be a number" ;; esac
 		port_free "$PORT" || die "port $PORT is in use"
