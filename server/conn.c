@@ -1,10 +1,11 @@
 /*
  * conn: a client connection served by a thread with blocking I/O while a
- * request is under way; between requests an idle keep-alive connection is
- * parked: its thread ends, its input buffer and engine are released, and
- * the parker's epoll set wakes it (on a new thread) when the next request
- * arrives.  So idle connections cost a few KiB, not a thread, a stack and
- * a crypto engine each.
+ * request is under way; a new connection, and an idle keep-alive one
+ * between requests, is parked: no thread, its input buffer and engine
+ * released; the parker's epoll set reads the next request's head and then
+ * starts a thread for it.  So idle connections and slowly arriving heads
+ * cost a few KiB, not a thread, a stack and a crypto engine each.  A large
+ * plain body leaves the thread for an event loop (conn_body_try, evloop.c).
  */
 #include "conn.h"
 #include "crypto/engine.h"

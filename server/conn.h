@@ -2,9 +2,10 @@
  * conn: one client connection, served by a thread with blocking socket I/O
  * while a request is under way (the original design's model: a small unit
  * of execution per client, large buffers), parked in an epoll set without a
- * thread while it idles between requests.  The S3 layer talks to the client only through
- * this interface, so a different connection engine (an epoll worker per
- * core, in the throughput issue) can serve the same handlers.
+ * thread while it idles or its next request's head comes in.  A plain body
+ * of announced length may be received by an event loop instead
+ * (conn_body_try; server/evloop).  The S3 layer talks to the client only
+ * through this interface.
  *
  * Timeouts: a request's head must arrive within header_timeout seconds of
  * its first byte, and the first request's within header_timeout of the
